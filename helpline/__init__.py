@@ -1,0 +1,118 @@
+"""The helpline platform: one live inbox for chat, contact form and phone."""
+
+import logging
+from pathlib import Path
+
+from flask import Flask, request, session
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from helpline.config import finalise, from_environment
+from helpline.extensions import babel, csrf, db, limiter, login_manager, migrate, socketio
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the app from the environment, overridden by `config` (tests pass their own)."""
+    app = Flask(
+        __name__,
+        instance_path=str(ROOT / "instance"),
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    app.config.from_mapping(from_environment(app.instance_path))
+    if config:
+        app.config.update(config)
+    finalise(app.config)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    if app.config["PROXY_FIX"]:
+        hops = app.config["PROXY_FIX"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+    register_logging(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_security_headers(app)
+    register_commands(app)
+    return app
+
+
+def register_logging(app: Flask) -> None:
+    # The development server's access log starts every line with the client's address.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    logging.getLogger("engineio.server").setLevel(logging.WARNING)
+    logging.getLogger("socketio.server").setLevel(logging.WARNING)
+
+
+def select_locale() -> str:
+    """Visitors get Dutch unless they chose English; staff pages are English."""
+    if request.blueprint in ("auth", "inbox"):
+        return "en"
+    chosen = request.args.get("lang") or session.get("lang")
+    return chosen if chosen in ("nl", "en") else "nl"
+
+
+def register_extensions(app: Flask) -> None:
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    # Handlers must be declared before the first init_app: declared later, they would bind to
+    # that one server only, and every further app (tests build one each) would have none.
+    from helpline.chat import events as chat_events  # noqa: F401
+    from helpline.inbox import events as inbox_events  # noqa: F401
+
+    socketio.init_app(
+        app,
+        async_mode=app.config["SOCKETIO_ASYNC_MODE"],
+        message_queue=app.config["REDIS_URL"],
+        channel=app.config["SOCKETIO_CHANNEL"],
+        cors_allowed_origins=app.config["SOCKETIO_ORIGINS"] or None,
+        logger=False,
+        engineio_logger=False,
+        # Ping often enough that a vanished visitor is noticed within the grace period.
+        ping_interval=10,
+        ping_timeout=10,
+    )
+
+
+def register_blueprints(app: Flask) -> None:
+    from helpline.auth.views import bp as auth_bp
+    from helpline.chat.views import bp as chat_bp
+    from helpline.inbox.views import bp as inbox_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(chat_bp)
+    app.register_blueprint(inbox_bp)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from helpline.errors import register
+
+    register(app)
+
+
+def register_security_headers(app: Flask) -> None:
+    csp = (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "media-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+        "frame-ancestors 'none'; form-action 'self'"
+    )
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("Content-Security-Policy", csp)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        return response
+
+
+def register_commands(app: Flask) -> None:
+    from helpline.commands import register
+
+    register(app)

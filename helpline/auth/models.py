@@ -1,0 +1,68 @@
+"""Staff accounts: counsellors, supervisors and admins."""
+
+import secrets
+from datetime import datetime
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import CheckConstraint, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from helpline.extensions import db
+from helpline.timeutil import utcnow
+
+ROLES = ("counsellor", "supervisor", "admin")
+hasher = PasswordHasher()
+
+
+class StaffUser(db.Model):
+    __tablename__ = "staff_user"
+    __table_args__ = (
+        CheckConstraint("role IN ('counsellor', 'supervisor', 'admin')", name="role"),
+        CheckConstraint("max_chats >= 1", name="max_chats_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    display_name: Mapped[str] = mapped_column(String(80))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(20), default="counsellor")
+    max_chats: Mapped[int] = mapped_column(default=3)
+    active: Mapped[bool] = mapped_column(default=True)
+    # Rotated on logout, so every session and socket of this user stops working at once.
+    session_token: Mapped[str] = mapped_column(String(64), default=lambda: secrets.token_hex(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def set_password(self, password: str) -> None:
+        """Store an argon2 hash of the password."""
+        self.password_hash = hasher.hash(password)
+
+    def check_password(self, password: str) -> bool:
+        """True when the password matches; rehashes when argon2 parameters changed."""
+        try:
+            hasher.verify(self.password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+        if hasher.check_needs_rehash(self.password_hash):
+            self.set_password(password)
+        return True
+
+    def rotate_session(self) -> None:
+        """Invalidate all existing logins of this user."""
+        self.session_token = secrets.token_hex(16)
+
+    # Flask-Login protocol
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_token}"

@@ -1,0 +1,136 @@
+"""Socket events of the visitor's chat (namespace /chat). See docs/protocol.md."""
+
+import threading
+
+from flask import current_app, request
+from flask_socketio import join_room
+
+from helpline.chat import presence
+from helpline.chat.schemas import (
+    LeaveSchema,
+    ReadSchema,
+    ResumeSchema,
+    TypingSchema,
+    VisitorMessageSchema,
+)
+from helpline.extensions import db, socketio
+from helpline.inbox import broadcast, service
+from helpline.inbox.errors import NotFound, RateLimited
+from helpline.inbox.payloads import visitor_message_payload
+from helpline.sockets import acked
+
+NS = "/chat"
+_sweeper = threading.Lock()
+_sweeper_started = False
+
+
+@socketio.on("connect", namespace=NS)
+def connect(auth=None):
+    _start_sweeper()
+
+
+@socketio.on("disconnect", namespace=NS)
+def disconnect(reason=None):
+    conversation_id = presence.detach(request.sid)
+    if conversation_id is not None:
+        service.visitor_present(conversation_id, False)
+
+
+@socketio.on("message", namespace=NS)
+@acked(VisitorMessageSchema())
+def message(payload: dict) -> dict:
+    if not presence.allow_message(request.sid, current_app.config["VISITOR_MESSAGES_PER_MINUTE"]):
+        raise RateLimited()
+    if "token" in payload:
+        posted = service.post_visitor_message(
+            payload["token"], payload["client_msg_id"], payload["body"]
+        )
+    else:
+        posted = service.open_chat(
+            payload["service"], payload["visitor"], payload["client_msg_id"], payload["body"]
+        )
+    _attach(posted.conversation)
+    return {
+        "seq": posted.message.seq,
+        "token": posted.conversation.token,
+        "duplicate": not posted.created,
+        "message": visitor_message_payload(posted.message),
+        "conversation": service.visitor_view(posted.conversation),
+    }
+
+
+@socketio.on("resume", namespace=NS)
+@acked(ResumeSchema())
+def resume(payload: dict) -> dict:
+    conversation = service.by_token(payload["token"])
+    # Join before reading, so nothing committed in between is lost; the client drops
+    # duplicates by seq.
+    _attach(conversation)
+    missed = service.messages_after(conversation, payload["last_seq"], include_notes=False)
+    return {
+        "conversation": service.visitor_view(conversation),
+        "messages": [visitor_message_payload(m) for m in missed],
+    }
+
+
+@socketio.on("typing", namespace=NS)
+@acked(TypingSchema())
+def typing(payload: dict) -> dict:
+    conversation_id = presence.conversation_of(request.sid)
+    if conversation_id is None:
+        raise NotFound()
+    broadcast.to_viewers(
+        conversation_id, "typing", {"conversation_id": conversation_id, "typing": payload["typing"]}
+    )
+    return {}
+
+
+@socketio.on("read", namespace=NS)
+@acked(ReadSchema())
+def read(payload: dict) -> dict:
+    conversation_id = presence.conversation_of(request.sid)
+    if conversation_id is None:
+        raise NotFound()
+    service.visitor_read(conversation_id, payload["seq"])
+    return {}
+
+
+@socketio.on("leave", namespace=NS)
+@acked(LeaveSchema())
+def leave(payload: dict) -> dict:
+    conversation = service.visitor_ends(service.by_token(payload["token"]))
+    return {"conversation": service.visitor_view(conversation)}
+
+
+def _attach(conversation) -> None:
+    if presence.attach(request.sid, conversation.id):
+        join_room(broadcast.conversation_room(conversation.id), namespace=NS)
+        if conversation.visitor_left_at is not None:
+            service.visitor_present(conversation.id, True)
+
+
+def _start_sweeper() -> None:
+    """Once per process: move chats on whose visitor has gone for longer than the grace period."""
+    global _sweeper_started
+    interval = current_app.config["VISITOR_SWEEP_SECONDS"]
+    if not interval or _sweeper_started:
+        return
+    with _sweeper:
+        if _sweeper_started:
+            return
+        _sweeper_started = True
+    app = current_app._get_current_object()
+
+    def sweep() -> None:
+        while True:
+            socketio.sleep(interval)
+            with app.app_context():
+                try:
+                    service.expire_departed_visitors()
+                except Exception:
+                    db.session.rollback()
+                    app.logger.exception("visitor sweep failed")
+                finally:
+                    db.session.remove()
+
+    socketio.start_background_task(sweep)

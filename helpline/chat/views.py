@@ -1,0 +1,39 @@
+"""The visitor's pages: the list of services and the chat page."""
+
+from flask import Blueprint, abort, current_app, render_template
+from sqlalchemy import select
+
+from helpline.extensions import db
+from helpline.inbox import service as inbox
+from helpline.inbox.errors import NotFound
+from helpline.inbox.models import Service
+
+bp = Blueprint("chat", __name__)
+
+
+@bp.route("/")
+def index():
+    services = db.session.scalars(select(Service).order_by(Service.id)).all()
+    return render_template(
+        "chat/index.html", services=[(s, inbox.is_open(s)) for s in services]
+    )
+
+
+@bp.route("/chat/<slug>")
+def chat(slug: str):
+    try:
+        service = inbox.get_service(slug)
+    except NotFound:
+        abort(404)
+    return render_template(
+        "chat/chat.html",
+        service=service,
+        is_open=inbox.is_open(service),
+        max_length=current_app.config["CHAT_MAX_LENGTH"],
+    )
+
+
+@bp.route("/healthz")
+def healthz():
+    db.session.execute(select(1))
+    return {"ok": True}

@@ -1,0 +1,91 @@
+"""Command-line tasks: `flask seed`, `flask staff create`, `flask service hours`."""
+
+import click
+from flask import Flask, current_app
+from sqlalchemy import select
+
+from helpline.auth.models import ROLES, StaffUser
+from helpline.extensions import db
+from helpline.inbox import hours
+from helpline.inbox.models import Service
+
+SERVICES = [
+    ("helpwanted", "Helpwanted", "mon-fri 09:00-17:00"),
+    ("stopitnow", "Stop it Now!", "mon-fri 09:00-17:00"),
+]
+DEMO_STAFF = [
+    ("counsellor@example.org", "Anna", "counsellor", "demo-counsellor"),
+    ("supervisor@example.org", "Sam", "supervisor", "demo-supervisor"),
+]
+
+
+def seed_services() -> None:
+    """Create the services that do not exist yet."""
+    for slug, name, opening in SERVICES:
+        if db.session.scalar(select(Service).where(Service.slug == slug)) is None:
+            db.session.add(Service(slug=slug, name=name, opening_hours=opening))
+    db.session.commit()
+
+
+def create_staff(email: str, name: str, role: str, password: str, max_chats: int | None = None):
+    """Create a staff account, or return the existing one with that e-mail address."""
+    user = db.session.scalar(select(StaffUser).where(StaffUser.email == email))
+    if user is None:
+        user = StaffUser(
+            email=email,
+            display_name=name,
+            role=role,
+            max_chats=max_chats or current_app.config["DEFAULT_MAX_CHATS"],
+        )
+        user.set_password(password)
+        db.session.add(user)
+        db.session.commit()
+    return user
+
+
+def register(app: Flask) -> None:
+    @app.cli.command("seed")
+    @click.option("--demo", is_flag=True, help="Also create the demo staff accounts.")
+    def seed(demo: bool) -> None:
+        """Create the services (and demo accounts); safe to run again."""
+        seed_services()
+        click.echo("Services: " + ", ".join(slug for slug, _, _ in SERVICES))
+        if demo:
+            if current_app.config["HELPLINE_ENV"] == "production":
+                raise click.ClickException("Demo accounts are not created in production.")
+            for email, name, role, password in DEMO_STAFF:
+                create_staff(email, name, role, password)
+                click.echo(f"Demo {role}: {email} / {password}")
+
+    staff = click.Group("staff", help="Staff accounts.")
+    app.cli.add_command(staff)
+
+    @staff.command("create")
+    @click.option("--email", required=True)
+    @click.option("--name", required=True)
+    @click.option("--role", type=click.Choice(ROLES), default="counsellor")
+    @click.option("--max-chats", type=int, default=None)
+    @click.password_option()
+    def staff_create(email, name, role, max_chats, password) -> None:
+        """Create a staff account."""
+        user = create_staff(email, name, role, password, max_chats)
+        click.echo(f"{user.email} ({user.role})")
+
+    service_group = click.Group("service", help="Services.")
+    app.cli.add_command(service_group)
+
+    @service_group.command("hours")
+    @click.argument("slug")
+    @click.argument("spec")
+    def service_hours(slug: str, spec: str) -> None:
+        """Set opening hours, e.g. 'mon-fri 09:00-17:00', 'always' or 'never'."""
+        try:
+            hours.parse(spec)
+        except hours.InvalidHours as error:
+            raise click.BadParameter(str(error)) from error
+        service = db.session.scalar(select(Service).where(Service.slug == slug))
+        if service is None:
+            raise click.BadParameter(f"no service {slug!r}")
+        service.opening_hours = spec
+        db.session.commit()
+        click.echo(f"{service.name}: {spec}")

@@ -1,0 +1,74 @@
+"""Settings from environment variables, with safe defaults for the embedded (SQLite) mode."""
+
+import hashlib
+import os
+from pathlib import Path
+
+DEFAULT_SECRET_KEY = "embedded-mode-secret-change-me"
+
+
+class ConfigurationError(RuntimeError):
+    """The app refuses to start with this configuration."""
+
+
+def database_url(raw: str | None, instance_path: str) -> str:
+    """Normalise DATABASE_URL to an SQLAlchemy URL; default is a SQLite file in instance/."""
+    if not raw:
+        return f"sqlite:///{Path(instance_path) / 'helpline.db'}"
+    for prefix in ("postgres://", "postgresql://"):
+        if raw.startswith(prefix):
+            return "postgresql+psycopg://" + raw[len(prefix) :]
+    return raw
+
+
+def from_environment(instance_path: str) -> dict:
+    """Build the configuration mapping from os.environ."""
+    env = os.environ
+    return {
+        "HELPLINE_ENV": env.get("HELPLINE_ENV", "development"),
+        "SECRET_KEY": env.get("SECRET_KEY", DEFAULT_SECRET_KEY),
+        "HASH_KEY": env.get("HASH_KEY", ""),
+        "SQLALCHEMY_DATABASE_URI": database_url(env.get("DATABASE_URL"), instance_path),
+        "REDIS_URL": env.get("REDIS_URL") or None,
+        # Redis pub/sub channel of this deployment's socket events.
+        "SOCKETIO_CHANNEL": env.get("SOCKETIO_CHANNEL", "helpline"),
+        "SOCKETIO_ASYNC_MODE": env.get("SOCKETIO_ASYNC_MODE", "threading"),
+        # Origins allowed to open socket.io connections; empty means same origin only.
+        "SOCKETIO_ORIGINS": [o for o in env.get("SOCKETIO_ORIGINS", "").split(",") if o],
+        "TIMEZONE": env.get("HELPLINE_TIMEZONE", "Europe/Amsterdam"),
+        "CHAT_MAX_LENGTH": 4000,
+        "DEFAULT_MAX_CHATS": int(env.get("DEFAULT_MAX_CHATS", "3")),
+        # A visitor whose last connection dropped is shown as gone after this many seconds.
+        "VISITOR_GRACE_SECONDS": int(env.get("VISITOR_GRACE_SECONDS", "60")),
+        # How often each server process looks for visitors who have gone; 0 turns it off.
+        "VISITOR_SWEEP_SECONDS": int(env.get("VISITOR_SWEEP_SECONDS", "5")),
+        # Messages a single visitor connection may send per minute.
+        "VISITOR_MESSAGES_PER_MINUTE": int(env.get("VISITOR_MESSAGES_PER_MINUTE", "30")),
+        "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "10 per minute"),
+        "RATELIMIT_STORAGE_URI": env.get("REDIS_URL") or "memory://",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": env.get("HELPLINE_ENV") == "production",
+        "REMEMBER_COOKIE_SECURE": env.get("HELPLINE_ENV") == "production",
+        "PROXY_FIX": int(env.get("PROXY_FIX", "0")),
+        "BABEL_DEFAULT_LOCALE": "nl",
+        "BABEL_TRANSLATION_DIRECTORIES": str(Path(__file__).resolve().parent.parent / "translations"),
+        "LANGUAGES": ["nl", "en"],
+        "WTF_CSRF_TIME_LIMIT": None,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    }
+
+
+def finalise(config: dict) -> None:
+    """Derive dependent settings and refuse unsafe production settings."""
+    if config["HELPLINE_ENV"] == "production" and config["SECRET_KEY"] == DEFAULT_SECRET_KEY:
+        raise ConfigurationError("SECRET_KEY must be set in production")
+    key = config["HASH_KEY"] or hashlib.sha256(b"hash-key:" + config["SECRET_KEY"].encode()).hexdigest()
+    config["HASH_KEY"] = key.encode() if isinstance(key, str) else key
+    uri = config["SQLALCHEMY_DATABASE_URI"]
+    if uri.startswith("sqlite"):
+        # Socket handlers run in many threads; wait for the write lock instead of failing.
+        options = dict(config["SQLALCHEMY_ENGINE_OPTIONS"])
+        options["connect_args"] = {"timeout": 30, "check_same_thread": False}
+        config["SQLALCHEMY_ENGINE_OPTIONS"] = options

@@ -1,0 +1,40 @@
+"""HTTP error pages: JSON for API-style requests, a readable page otherwise. Never a stack trace."""
+
+from flask import Flask, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from helpline.extensions import db
+from helpline.inbox.errors import InboxError
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def _respond(status: int, code: str, message: str):
+    if _wants_json():
+        return jsonify({"error": {"code": code, "message": message}}), status
+    return render_template("error.html", status=status, message=message), status
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(error):
+        return _respond(400, "csrf", "The form has expired. Reload the page and try again.")
+
+    @app.errorhandler(InboxError)
+    def inbox_error(error: InboxError):
+        db.session.rollback()
+        return _respond(error.status, error.code, error.message)
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        code = (error.name or "error").lower().replace(" ", "_")
+        return _respond(error.code or 500, code, error.description or error.name)
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception):
+        db.session.rollback()
+        app.logger.exception("request failed: %s %s", request.method, request.path)
+        return _respond(500, "server_error", InternalServerError.description)

@@ -1,0 +1,129 @@
+"""Socket events of the staff inbox (namespace /inbox). See docs/protocol.md."""
+
+from flask_login import current_user
+from flask_socketio import join_room, leave_room
+
+from helpline.extensions import socketio
+from helpline.inbox import broadcast, service
+from helpline.inbox.payloads import message_payload
+from helpline.inbox.schemas import (
+    CloseSchema,
+    ConversationRef,
+    Empty,
+    ListSchema,
+    OpenSchema,
+    StaffMessageSchema,
+    StaffReadSchema,
+    StaffTypingSchema,
+    TransferSchema,
+)
+from helpline.sockets import acked
+
+NS = "/inbox"
+
+
+def user():
+    return current_user._get_current_object()
+
+
+@socketio.on("connect", namespace=NS)
+def connect(auth=None):
+    if not current_user.is_authenticated:
+        return False
+    join_room(broadcast.staff_room(), namespace=NS)
+    join_room(broadcast.staff_room(current_user.id), namespace=NS)
+    return True
+
+
+@socketio.on("list", namespace=NS)
+@acked(ListSchema(), staff=True)
+def list_conversations(payload: dict) -> dict:
+    return {"conversations": service.list_conversations(user(), **payload)}
+
+
+@socketio.on("open", namespace=NS)
+@acked(OpenSchema(), staff=True)
+def open_conversation(payload: dict) -> dict:
+    opened = service.open_for_staff(payload["conversation_id"], user(), payload["since_seq"])
+    join_room(broadcast.conversation_room(payload["conversation_id"]), namespace=NS)
+    return opened
+
+
+@socketio.on("close_view", namespace=NS)
+@acked(ConversationRef(), staff=True)
+def close_view(payload: dict) -> dict:
+    leave_room(broadcast.conversation_room(payload["conversation_id"]), namespace=NS)
+    return {}
+
+
+@socketio.on("history", namespace=NS)
+@acked(ConversationRef(), staff=True)
+def history(payload: dict) -> dict:
+    return {"conversations": service.earlier_conversations(payload["conversation_id"], user())}
+
+
+@socketio.on("claim", namespace=NS)
+@acked(ConversationRef(), staff=True)
+def claim(payload: dict) -> dict:
+    conversation = service.claim(payload["conversation_id"], user())
+    join_room(broadcast.conversation_room(conversation.id), namespace=NS)
+    return {"conversation": service.summary(conversation)}
+
+
+@socketio.on("message", namespace=NS)
+@acked(StaffMessageSchema(), staff=True)
+def message(payload: dict) -> dict:
+    posted = service.post_staff_message(
+        payload["conversation_id"],
+        user(),
+        payload["client_msg_id"],
+        payload["body"],
+        note=payload["note"],
+    )
+    return {
+        "seq": posted.message.seq,
+        "duplicate": not posted.created,
+        "message": message_payload(posted.message, posted.conversation),
+    }
+
+
+@socketio.on("transfer", namespace=NS)
+@acked(TransferSchema(), staff=True)
+def transfer(payload: dict) -> dict:
+    conversation = service.transfer(payload["conversation_id"], user(), payload["to"])
+    return {"conversation": service.summary(conversation)}
+
+
+@socketio.on("end", namespace=NS)
+@acked(ConversationRef(), staff=True)
+def end(payload: dict) -> dict:
+    return {"conversation": service.summary(service.end(payload["conversation_id"], user()))}
+
+
+@socketio.on("close", namespace=NS)
+@acked(CloseSchema(), staff=True)
+def close(payload: dict) -> dict:
+    conversation = service.close(payload["conversation_id"], user(), payload["summary"])
+    return {"conversation": service.summary(conversation)}
+
+
+@socketio.on("typing", namespace=NS)
+@acked(StaffTypingSchema(), staff=True)
+def typing(payload: dict) -> dict:
+    conversation = service.by_id(payload["conversation_id"])
+    if conversation.assignee_id == current_user.id:
+        broadcast.to_visitor(conversation.id, "typing", {"typing": payload["typing"]})
+    return {}
+
+
+@socketio.on("read", namespace=NS)
+@acked(StaffReadSchema(), staff=True)
+def read(payload: dict) -> dict:
+    service.staff_read(payload["conversation_id"], user(), payload["seq"])
+    return {}
+
+
+@socketio.on("colleagues", namespace=NS)
+@acked(Empty(), staff=True)
+def colleagues(payload: dict) -> dict:
+    return {"colleagues": service.colleagues(user())}

@@ -1,0 +1,141 @@
+"""The inbox core: services, anonymous clients, conversations, messages and the audit log."""
+
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from helpline.auth.models import StaffUser
+from helpline.extensions import db
+from helpline.timeutil import utcnow
+
+STATES = ("queued", "active", "wrap_up", "closed")
+CHANNELS = ("chat", "form", "phone")
+OPEN_STATES = ("queued", "active")
+
+
+class Service(db.Model):
+    """One helpline of the organisation, e.g. Helpwanted or Stop it Now!."""
+
+    __tablename__ = "service"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    # Weekly opening hours, e.g. "mon-fri 09:00-17:00; sat 10:00-12:00", or "always" / "never".
+    opening_hours: Mapped[str] = mapped_column(String(200), default="mon-fri 09:00-17:00")
+    chat_enabled: Mapped[bool] = mapped_column(default=True)
+
+
+class Client(db.Model):
+    """An anonymous person, recognised only by a keyed hash of an identifier they hold."""
+
+    __tablename__ = "client"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    browser_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Conversation(db.Model):
+    __tablename__ = "conversation"
+    __table_args__ = (
+        CheckConstraint("state IN ('queued', 'active', 'wrap_up', 'closed')", name="state"),
+        CheckConstraint("channel IN ('chat', 'form', 'phone')", name="channel"),
+        CheckConstraint("state != 'active' OR assignee_id IS NOT NULL", name="active_has_assignee"),
+        Index("ix_conversation_state_service", "state", "service_id"),
+        Index("ix_conversation_assignee_state", "assignee_id", "state"),
+        # A retried first message finds the conversation it opened instead of opening another.
+        UniqueConstraint("client_id", "opening_msg_id", name="uq_conversation_client_opening"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("service.id"))
+    channel: Mapped[str] = mapped_column(String(10))
+    state: Mapped[str] = mapped_column(String(10), default="queued")
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("client.id"), index=True)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    opening_msg_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    waiting_since: Mapped[datetime | None] = mapped_column()
+    assigned_at: Mapped[datetime | None] = mapped_column()
+    first_response_at: Mapped[datetime | None] = mapped_column()
+    ended_at: Mapped[datetime | None] = mapped_column()
+    closed_at: Mapped[datetime | None] = mapped_column()
+    last_message_at: Mapped[datetime | None] = mapped_column()
+    # Set when the visitor's last connection dropped; cleared when they come back.
+    visitor_left_at: Mapped[datetime | None] = mapped_column()
+    # The visitor left while still waiting: counted as an abandoned contact.
+    abandoned: Mapped[bool] = mapped_column(default=False)
+    summary: Mapped[str | None] = mapped_column(Text)
+    # Highest message seq handed out; allocation is an UPDATE ... RETURNING on this column.
+    last_seq: Mapped[int] = mapped_column(default=0)
+    # Read watermarks: everything up to this seq has been read by that side.
+    visitor_read_seq: Mapped[int] = mapped_column(default=0)
+    staff_read_seq: Mapped[int] = mapped_column(default=0)
+
+    service: Mapped[Service] = relationship(lazy="joined")
+    client: Mapped[Client | None] = relationship()
+    assignee: Mapped[StaffUser | None] = relationship(lazy="joined")
+
+
+class ContactMoment(db.Model):
+    """One inbound contact or one callback: what the annual report counts."""
+
+    __tablename__ = "contact_moment"
+    __table_args__ = (CheckConstraint("kind IN ('inbound', 'callback')", name="kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversation.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(10), default="inbound")
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    conversation: Mapped[Conversation] = relationship()
+
+
+class Message(db.Model):
+    __tablename__ = "message"
+    __table_args__ = (
+        UniqueConstraint("conversation_id", "seq", name="uq_message_conversation_seq"),
+        UniqueConstraint("conversation_id", "client_msg_id", name="uq_message_conversation_client_msg"),
+        CheckConstraint("sender IN ('visitor', 'counsellor', 'system')", name="sender"),
+        CheckConstraint("kind IN ('text', 'note', 'event')", name="kind"),
+        CheckConstraint("kind != 'note' OR sender = 'counsellor'", name="note_by_staff"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversation.id"))
+    seq: Mapped[int] = mapped_column()
+    client_msg_id: Mapped[str | None] = mapped_column(String(64))
+    sender: Mapped[str] = mapped_column(String(10))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    kind: Mapped[str] = mapped_column(String(10), default="text")
+    body: Mapped[str] = mapped_column(Text)
+    # Machine-readable event name for kind='event' (joined, transferred, ended, visitor_left...).
+    event: Mapped[str | None] = mapped_column(String(30))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    author: Mapped[StaffUser | None] = relationship(lazy="joined")
+
+
+class AuditEntry(db.Model):
+    """Who read or changed which contact, and when. Written in the same transaction."""
+
+    __tablename__ = "audit_entry"
+    __table_args__ = (Index("ix_audit_entry_conversation", "conversation_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    action: Mapped[str] = mapped_column(String(40))
+    conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversation.id"))
+    detail: Mapped[dict | None] = mapped_column(JSON)

@@ -1,0 +1,59 @@
+"""What the sockets send: plain dicts built from models, one shape per thing."""
+
+from helpline.inbox.models import Conversation, Message
+from helpline.timeutil import iso
+
+
+def message_payload(message: Message, conversation: Conversation) -> dict:
+    """A message as both visitor and staff see it (staff additionally see notes)."""
+    return {
+        "conversation_id": conversation.id,
+        "seq": message.seq,
+        "client_msg_id": message.client_msg_id,
+        "sender": message.sender,
+        "kind": message.kind,
+        "event": message.event,
+        "body": message.body,
+        "author": message.author.display_name if message.author else None,
+        "created_at": iso(message.created_at),
+    }
+
+
+def visitor_message_payload(message: Message) -> dict:
+    """A message for the visitor: no internal ids."""
+    return {
+        "seq": message.seq,
+        "client_msg_id": message.client_msg_id if message.sender == "visitor" else None,
+        "sender": message.sender,
+        "kind": message.kind,
+        "event": message.event,
+        "body": message.body,
+        "author": message.author.display_name if message.author else None,
+        "created_at": iso(message.created_at),
+    }
+
+
+def summary_payload(conversation: Conversation, *, unread: int, earlier: int) -> dict:
+    """A row of the inbox list. Holds no message content: opening a conversation is audited."""
+    return {
+        "id": conversation.id,
+        "service": conversation.service.slug,
+        "service_name": conversation.service.name,
+        "channel": conversation.channel,
+        "state": conversation.state,
+        "assignee": (
+            {"id": conversation.assignee.id, "name": conversation.assignee.display_name}
+            if conversation.assignee
+            else None
+        ),
+        "created_at": iso(conversation.created_at),
+        "waiting_since": iso(conversation.waiting_since),
+        "last_message_at": iso(conversation.last_message_at),
+        "ended_at": iso(conversation.ended_at),
+        "closed_at": iso(conversation.closed_at),
+        "last_seq": conversation.last_seq,
+        "unread": unread,
+        "visitor_present": conversation.visitor_left_at is None,
+        "abandoned": conversation.abandoned,
+        "earlier_conversations": earlier,
+    }

@@ -1,0 +1,74 @@
+"""Validation of everything staff send, and of the message text every channel shares."""
+
+from flask import current_app
+from marshmallow import Schema, ValidationError, fields, validate
+
+from helpline.inbox.models import CHANNELS, STATES
+
+CLIENT_MSG_ID = validate.Regexp(
+    r"^[A-Za-z0-9_.:-]{8,64}$", error="client_msg_id must be 8-64 letters, digits or -_.:"
+)
+
+
+class MessageBody(fields.String):
+    """Message text: surrounding blanks removed, never empty, at most CHAT_MAX_LENGTH."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs).strip()
+        limit = current_app.config["CHAT_MAX_LENGTH"]
+        if not text:
+            raise ValidationError("The message is empty.")
+        if len(text) > limit:
+            raise ValidationError(f"The message is longer than {limit} characters.")
+        return text
+
+
+def conversation_id() -> fields.Integer:
+    return fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+
+
+class Empty(Schema):
+    pass
+
+
+class ListSchema(Schema):
+    service = fields.String(validate=validate.Length(max=40))
+    channel = fields.String(validate=validate.OneOf(CHANNELS))
+    states = fields.List(fields.String(validate=validate.OneOf(STATES)))
+    mine = fields.Boolean(load_default=False)
+
+
+class ConversationRef(Schema):
+    conversation_id = conversation_id()
+
+
+class OpenSchema(Schema):
+    conversation_id = conversation_id()
+    since_seq = fields.Integer(strict=True, load_default=0, validate=validate.Range(min=0))
+
+
+class StaffMessageSchema(Schema):
+    conversation_id = conversation_id()
+    client_msg_id = fields.String(required=True, validate=CLIENT_MSG_ID)
+    body = MessageBody(required=True)
+    note = fields.Boolean(load_default=False)
+
+
+class TransferSchema(Schema):
+    conversation_id = conversation_id()
+    to = fields.Integer(required=True, allow_none=True, strict=True)
+
+
+class CloseSchema(Schema):
+    conversation_id = conversation_id()
+    summary = fields.String(load_default=None, validate=validate.Length(max=2000))
+
+
+class StaffTypingSchema(Schema):
+    conversation_id = conversation_id()
+    typing = fields.Boolean(required=True)
+
+
+class StaffReadSchema(Schema):
+    conversation_id = conversation_id()
+    seq = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))

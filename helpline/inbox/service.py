@@ -1,0 +1,839 @@
+"""Every state change of a conversation. Each function persists, audits, commits, then emits.
+
+Channels (chat, form, phone) and the staff surfaces call these functions; none of them writes a
+Conversation or a Message itself.
+"""
+
+import hashlib
+import hmac
+import secrets
+import statistics
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
+
+from helpline.auth.models import StaffUser
+from helpline.extensions import db
+from helpline.inbox import broadcast, hours
+from helpline.inbox.errors import (
+    AlreadyAssigned,
+    ChatLimitReached,
+    ConversationEnded,
+    InvalidState,
+    NotFound,
+    ServiceClosed,
+)
+from helpline.inbox.models import (
+    OPEN_STATES,
+    AuditEntry,
+    Client,
+    ContactMoment,
+    Conversation,
+    Message,
+    Service,
+)
+from helpline.inbox.payloads import message_payload, summary_payload, visitor_message_payload
+from helpline.inbox.permissions import require
+from helpline.timeutil import utcnow
+
+EVENT_TEXT = {
+    "joined": "{name} joined the conversation.",
+    "transferred": "The conversation was transferred to {name}.",
+    "requeued": "The conversation was put back in the queue.",
+    "ended": "{name} ended the conversation.",
+    "visitor_ended": "The visitor ended the conversation.",
+    "visitor_left": "The visitor left.",
+    "closed": "{name} closed the conversation.",
+}
+
+
+@dataclass
+class Posted:
+    """The outcome of sending a message: the stored message, and whether this call stored it."""
+
+    conversation: Conversation
+    message: Message
+    created: bool
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def get_service(slug: str) -> Service:
+    """The service with this slug, or NotFound."""
+    service = db.session.scalar(select(Service).where(Service.slug == slug))
+    if service is None:
+        raise NotFound("Unknown service.")
+    return service
+
+
+def is_open(service: Service, now: datetime | None = None) -> bool:
+    """True when the service's chat is open at `now`."""
+    moment = now or utcnow()
+    return service.chat_enabled and hours.is_open(
+        service.opening_hours, moment, current_app.config["TIMEZONE"]
+    )
+
+
+def by_token(token: str) -> Conversation:
+    """The conversation a visitor holds the token of, or NotFound."""
+    conversation = db.session.scalar(select(Conversation).where(Conversation.token == token))
+    if conversation is None:
+        raise NotFound()
+    return conversation
+
+
+def by_id(conversation_id: int) -> Conversation:
+    """The conversation with this id, or NotFound."""
+    conversation = db.session.get(Conversation, conversation_id)
+    if conversation is None:
+        raise NotFound()
+    return conversation
+
+
+def messages_after(conversation: Conversation, seq: int, *, include_notes: bool) -> list[Message]:
+    """Messages with a sequence number above `seq`, in order."""
+    query = select(Message).where(Message.conversation_id == conversation.id, Message.seq > seq)
+    if not include_notes:
+        query = query.where(Message.kind != "note")
+    return list(db.session.scalars(query.order_by(Message.seq)))
+
+
+def queue_position(conversation: Conversation) -> int | None:
+    """1 for the next chat to be picked up in this service; None when not waiting."""
+    if conversation.state != "queued" or conversation.waiting_since is None:
+        return None
+    ahead = db.session.scalar(
+        select(func.count())
+        .select_from(Conversation)
+        .where(
+            Conversation.service_id == conversation.service_id,
+            Conversation.state == "queued",
+            Conversation.channel == conversation.channel,
+            (Conversation.waiting_since < conversation.waiting_since)
+            | (
+                (Conversation.waiting_since == conversation.waiting_since)
+                & (Conversation.id < conversation.id)
+            ),
+        )
+    )
+    return ahead + 1
+
+
+def typical_wait_seconds(service_id: int, now: datetime | None = None) -> float | None:
+    """Median wait of the last 20 chats picked up in this service in the past 30 days."""
+    since = (now or utcnow()) - timedelta(days=30)
+    rows = db.session.execute(
+        select(Conversation.waiting_since, Conversation.assigned_at)
+        .where(
+            Conversation.service_id == service_id,
+            Conversation.channel == "chat",
+            Conversation.assigned_at.is_not(None),
+            Conversation.waiting_since.is_not(None),
+            Conversation.assigned_at > since,
+        )
+        .order_by(Conversation.assigned_at.desc())
+        .limit(20)
+    ).all()
+    waits = [(assigned - waiting).total_seconds() for waiting, assigned in rows]
+    return statistics.median(waits) if waits else None
+
+
+def visitor_view(conversation: Conversation) -> dict:
+    """What the visitor's page needs to show the state of their conversation."""
+    position = queue_position(conversation)
+    typical = typical_wait_seconds(conversation.service_id) if position else None
+    return {
+        "state": conversation.state,
+        "service": conversation.service.slug,
+        "queue_position": position,
+        "estimated_wait_minutes": _estimate_minutes(typical, position),
+        "counsellor": conversation.assignee.display_name
+        if conversation.assignee and conversation.state == "active"
+        else None,
+        "staff_read_seq": conversation.staff_read_seq,
+    }
+
+
+def summary(conversation: Conversation) -> dict:
+    """The inbox-list row of one conversation."""
+    return summaries([conversation])[0]
+
+
+def summaries(conversations: list[Conversation]) -> list[dict]:
+    """Inbox-list rows, with unread counts and earlier contacts fetched in two queries."""
+    if not conversations:
+        return []
+    ids = [c.id for c in conversations]
+    unread_rows = db.session.execute(
+        select(Message.conversation_id, func.count())
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .where(
+            Message.conversation_id.in_(ids),
+            Message.sender == "visitor",
+            Message.seq > Conversation.staff_read_seq,
+        )
+        .group_by(Message.conversation_id)
+    ).all()
+    unread = dict(unread_rows)
+    client_ids = {c.client_id for c in conversations if c.client_id is not None}
+    per_client: dict[int, int] = {}
+    if client_ids:
+        per_client = dict(
+            db.session.execute(
+                select(Conversation.client_id, func.count())
+                .where(Conversation.client_id.in_(client_ids))
+                .group_by(Conversation.client_id)
+            ).all()
+        )
+    return [
+        summary_payload(
+            c,
+            unread=unread.get(c.id, 0),
+            earlier=per_client.get(c.client_id, 1) - 1 if c.client_id else 0,
+        )
+        for c in conversations
+    ]
+
+
+def list_conversations(
+    user: StaffUser,
+    *,
+    service: str | None = None,
+    channel: str | None = None,
+    states: list[str] | None = None,
+    mine: bool = False,
+    limit: int = 200,
+) -> list[dict]:
+    """The inbox list: waiting first (oldest first), then the rest by latest activity."""
+    require(user, "list_conversations")
+    query = select(Conversation).where(
+        Conversation.state.in_(states or ["queued", "active", "wrap_up"])
+    )
+    if service:
+        query = query.join(Service).where(Service.slug == service)
+    if channel:
+        query = query.where(Conversation.channel == channel)
+    if mine:
+        query = query.where(Conversation.assignee_id == user.id)
+    query = query.order_by(
+        (Conversation.state != "queued"),
+        Conversation.waiting_since.asc().nulls_last()
+        if states is None
+        else Conversation.created_at.desc(),
+        Conversation.id.desc(),
+    ).limit(limit)
+    return summaries(list(db.session.scalars(query)))
+
+
+def earlier_conversations(conversation_id: int, user: StaffUser) -> list[dict]:
+    """Other conversations of the same anonymous person, newest first (audited)."""
+    conversation = by_id(conversation_id)
+    require(user, "view_conversation", conversation)
+    if conversation.client_id is None:
+        return []
+    others = list(
+        db.session.scalars(
+            select(Conversation)
+            .where(
+                Conversation.client_id == conversation.client_id,
+                Conversation.id != conversation.id,
+            )
+            .order_by(Conversation.created_at.desc())
+        )
+    )
+    _audit(user, "conversation.history", conversation, {"shown": [c.id for c in others]})
+    db.session.commit()
+    return [
+        {**row, "summary": c.summary} for row, c in zip(summaries(others), others, strict=True)
+    ]
+
+
+def open_for_staff(conversation_id: int, user: StaffUser, since_seq: int = 0) -> dict:
+    """A conversation with its messages after `since_seq`, for a staff member (audited)."""
+    conversation = by_id(conversation_id)
+    require(user, "view_conversation", conversation)
+    messages = messages_after(conversation, since_seq, include_notes=True)
+    _audit(user, "conversation.view", conversation, {"since_seq": since_seq})
+    db.session.commit()
+    return {
+        "conversation": summary(conversation),
+        "messages": [message_payload(m, conversation) for m in messages],
+        "visitor_read_seq": conversation.visitor_read_seq,
+    }
+
+
+# --- visitor side ------------------------------------------------------------------------
+
+
+def client_for_browser(browser_token: str) -> Client:
+    """The anonymous client behind a browser token, created on first use."""
+    digest = _keyed_hash("browser", browser_token)
+    client = db.session.scalar(select(Client).where(Client.browser_hash == digest))
+    if client is not None:
+        return client
+    try:
+        with db.session.begin_nested():
+            client = Client(browser_hash=digest)
+            db.session.add(client)
+    except IntegrityError:
+        client = db.session.scalar(select(Client).where(Client.browser_hash == digest))
+    return client
+
+
+def open_chat(
+    service_slug: str,
+    browser_token: str,
+    client_msg_id: str,
+    body: str,
+    now: datetime | None = None,
+) -> Posted:
+    """Start a chat with the visitor's first message; a retried first message opens nothing new."""
+    now = now or utcnow()
+    service = get_service(service_slug)
+    client = client_for_browser(browser_token)
+    retried = _opened_by(client, client_msg_id)
+    if retried is not None:
+        return retried
+    if not is_open(service, now):
+        db.session.rollback()
+        raise ServiceClosed()
+    conversation = Conversation(
+        token=secrets.token_urlsafe(32),
+        service=service,
+        channel="chat",
+        state="queued",
+        client=client,
+        opening_msg_id=client_msg_id,
+        created_at=now,
+        waiting_since=now,
+    )
+    db.session.add(conversation)
+    db.session.add(ContactMoment(conversation=conversation, kind="inbound", started_at=now))
+    try:
+        db.session.flush()
+        message = _append(conversation, "visitor", body, client_msg_id=client_msg_id, now=now)
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        retried = _opened_by(client_for_browser(browser_token), client_msg_id)
+        if retried is None:
+            raise
+        return retried
+    _announce_new_conversation(conversation)
+    return Posted(conversation, message, True)
+
+
+def post_visitor_message(token: str, client_msg_id: str, body: str) -> Posted:
+    """Store a visitor's message once, however often it is sent."""
+    conversation = by_token(token)
+    posted = _post(
+        conversation,
+        "visitor",
+        body,
+        client_msg_id,
+        allowed_states=OPEN_STATES,
+        ended=ConversationEnded,
+    )
+    if posted.created:
+        _publish_message(posted.conversation, posted.message)
+    return posted
+
+
+def visitor_read(conversation_id: int, seq: int) -> None:
+    """The visitor has read everything up to `seq`."""
+    _raise_watermark(conversation_id, "visitor_read_seq", seq)
+    broadcast.to_viewers(conversation_id, "read", {"conversation_id": conversation_id, "seq": seq})
+
+
+def visitor_present(conversation_id: int, present: bool, now: datetime | None = None) -> None:
+    """Record that the visitor's last connection dropped, or that they came back."""
+    values = {"visitor_left_at": None if present else (now or utcnow())}
+    condition = (
+        Conversation.visitor_left_at.is_not(None)
+        if present
+        else Conversation.visitor_left_at.is_(None)
+    )
+    result = db.session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_id, condition)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    if result.rowcount:
+        conversation = db.session.get(Conversation, conversation_id)
+        _announce(conversation, everyone=conversation.state != "active")
+
+
+def visitor_ends(conversation: Conversation, now: datetime | None = None) -> Conversation:
+    """The visitor ended the chat themselves."""
+    return _visitor_goes(conversation, "visitor_ended", now)
+
+
+def expire_departed_visitors(now: datetime | None = None) -> int:
+    """Move chats whose visitor has been gone longer than the grace period on. Returns the count."""
+    now = now or utcnow()
+    cutoff = now - timedelta(seconds=current_app.config["VISITOR_GRACE_SECONDS"])
+    gone = list(
+        db.session.scalars(
+            select(Conversation.id).where(
+                Conversation.channel == "chat",
+                Conversation.state.in_(OPEN_STATES),
+                Conversation.visitor_left_at.is_not(None),
+                Conversation.visitor_left_at <= cutoff,
+            )
+        )
+    )
+    db.session.rollback()
+    moved = 0
+    for conversation_id in gone:
+        conversation = db.session.get(Conversation, conversation_id)
+        try:
+            _visitor_goes(conversation, "visitor_left", now)
+            moved += 1
+        except (InvalidState, ConversationEnded):
+            db.session.rollback()
+    return moved
+
+
+# --- staff side -------------------------------------------------------------------------------
+
+
+def post_staff_message(
+    conversation_id: int, user: StaffUser, client_msg_id: str, body: str, *, note: bool = False
+) -> Posted:
+    """A counsellor's reply (sent to the visitor) or private note (never sent to the visitor)."""
+    conversation = by_id(conversation_id)
+    require(user, "add_note" if note else "reply", conversation)
+    posted = _post(
+        conversation,
+        "counsellor",
+        body,
+        client_msg_id,
+        allowed_states=("queued", "active", "wrap_up", "closed") if note else ("active",),
+        ended=InvalidState,
+        author=user,
+        kind="note" if note else "text",
+    )
+    if posted.created:
+        _publish_message(posted.conversation, posted.message)
+    return posted
+
+
+def claim(conversation_id: int, user: StaffUser, now: datetime | None = None) -> Conversation:
+    """Take a waiting conversation. Of two counsellors claiming at once, exactly one gets it."""
+    now = now or utcnow()
+    conversation = by_id(conversation_id)
+    require(user, "claim", conversation)
+    if conversation.assignee_id == user.id and conversation.state == "active":
+        return conversation
+    if conversation.state != "queued":
+        raise AlreadyAssigned() if conversation.state == "active" else ConversationEnded()
+    _check_capacity(user)
+    result = db.session.execute(
+        update(Conversation)
+        .where(
+            Conversation.id == conversation_id,
+            Conversation.assignee_id.is_(None),
+            Conversation.state == "queued",
+        )
+        .values(assignee_id=user.id, state="active", assigned_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        db.session.rollback()
+        raise AlreadyAssigned()
+    db.session.expire(conversation)
+    event = _append_event(conversation, "joined", user, now)
+    _audit(user, "conversation.claim", conversation)
+    db.session.commit()
+    _publish_change(conversation, event)
+    return conversation
+
+
+def transfer(
+    conversation_id: int, user: StaffUser, to_user_id: int | None, now: datetime | None = None
+) -> Conversation:
+    """Hand an active conversation to a colleague, or back to the queue (to_user_id None)."""
+    now = now or utcnow()
+    conversation = by_id(conversation_id)
+    require(user, "transfer", conversation)
+    if conversation.state != "active":
+        raise InvalidState("Only an active conversation can be transferred.")
+    current = conversation.assignee_id
+    target = None
+    if to_user_id is not None:
+        target = db.session.get(StaffUser, to_user_id)
+        if target is None or not target.is_active:
+            raise NotFound("That colleague does not exist.")
+        if target.id == current:
+            raise InvalidState("The conversation is already with that colleague.")
+        _check_capacity(target, "{name} has reached the limit of concurrent chats.")
+        values = {"assignee_id": target.id, "assigned_at": now}
+    else:
+        values = {"assignee_id": None, "state": "queued"}
+    result = db.session.execute(
+        update(Conversation)
+        .where(
+            Conversation.id == conversation_id,
+            Conversation.assignee_id == current,
+            Conversation.state == "active",
+        )
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        db.session.rollback()
+        raise AlreadyAssigned("The conversation changed hands in the meantime.")
+    db.session.expire(conversation)
+    event = _append_event(conversation, "transferred" if target else "requeued", target, now)
+    _audit(user, "conversation.transfer", conversation, {"from": current, "to": to_user_id})
+    db.session.commit()
+    _publish_change(conversation, event)
+    if target is not None:
+        broadcast.to_staff(
+            "assigned", {"conversation_id": conversation.id, "by": user.display_name}, target.id
+        )
+    return conversation
+
+
+def end(conversation_id: int, user: StaffUser, now: datetime | None = None) -> Conversation:
+    """The counsellor ends the chat; it goes to wrap-up for categorising."""
+    now = now or utcnow()
+    conversation = by_id(conversation_id)
+    require(user, "end", conversation)
+    if conversation.state not in OPEN_STATES:
+        raise InvalidState("The conversation has already ended.")
+    conversation.state = "wrap_up"
+    conversation.ended_at = now
+    if conversation.assignee_id is None:
+        conversation.assignee_id = user.id
+    event = _append_event(conversation, "ended", user, now)
+    _audit(user, "conversation.end", conversation)
+    db.session.commit()
+    _publish_change(conversation, event)
+    return conversation
+
+
+def close(
+    conversation_id: int, user: StaffUser, summary_text: str | None, now: datetime | None = None
+) -> Conversation:
+    """Finish wrap-up: the conversation is closed and leaves the working list."""
+    now = now or utcnow()
+    conversation = by_id(conversation_id)
+    require(user, "close", conversation)
+    if conversation.state in OPEN_STATES:
+        raise InvalidState("End the conversation before closing it.")
+    if conversation.state == "closed":
+        raise InvalidState("The conversation is already closed.")
+    conversation.state = "closed"
+    conversation.closed_at = now
+    if summary_text:
+        conversation.summary = summary_text
+    event = _append_event(conversation, "closed", user, now)
+    _audit(user, "conversation.close", conversation)
+    db.session.commit()
+    _publish_change(conversation, event)
+    return conversation
+
+
+def staff_read(conversation_id: int, user: StaffUser, seq: int) -> None:
+    """The assigned counsellor has read the visitor's messages up to `seq`."""
+    conversation = by_id(conversation_id)
+    if conversation.assignee_id != user.id:
+        return
+    _raise_watermark(conversation_id, "staff_read_seq", seq)
+    broadcast.to_visitor(conversation_id, "read", {"seq": seq})
+    broadcast.to_staff("conversation", summary(by_id(conversation_id)), user.id)
+
+
+def colleagues(user: StaffUser) -> list[dict]:
+    """Active staff a conversation can be transferred to, with how many chats each has."""
+    load = dict(
+        db.session.execute(
+            select(Conversation.assignee_id, func.count())
+            .where(Conversation.state == "active")
+            .group_by(Conversation.assignee_id)
+        ).all()
+    )
+    staff = db.session.scalars(
+        select(StaffUser).where(StaffUser.active.is_(True)).order_by(StaffUser.display_name)
+    )
+    return [
+        {
+            "id": s.id,
+            "name": s.display_name,
+            "role": s.role,
+            "active_chats": load.get(s.id, 0),
+            "max_chats": s.max_chats,
+        }
+        for s in staff
+    ]
+
+
+# --- internals -------------------------------------------------------------------------------
+
+
+def _keyed_hash(purpose: str, value: str) -> str:
+    key = current_app.config["HASH_KEY"]
+    return hmac.new(key, f"{purpose}:{value}".encode(), hashlib.sha256).hexdigest()
+
+
+def _opened_by(client: Client, client_msg_id: str) -> Posted | None:
+    conversation = db.session.scalar(
+        select(Conversation).where(
+            Conversation.client_id == client.id, Conversation.opening_msg_id == client_msg_id
+        )
+    )
+    if conversation is None:
+        return None
+    message = db.session.scalar(
+        select(Message).where(
+            Message.conversation_id == conversation.id, Message.client_msg_id == client_msg_id
+        )
+    )
+    return Posted(conversation, message, False)
+
+
+def _next_seq(conversation: Conversation) -> int:
+    # The UPDATE takes the conversation's row lock until commit, so sequence numbers of one
+    # conversation become visible in order: a reader that has seen seq n never misses n-1.
+    seq = db.session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation.id)
+        .values(last_seq=Conversation.last_seq + 1)
+        .returning(Conversation.last_seq)
+        .execution_options(synchronize_session=False)
+    ).scalar_one()
+    set_committed_value(conversation, "last_seq", seq)
+    return seq
+
+
+def _append(
+    conversation: Conversation,
+    sender: str,
+    body: str,
+    *,
+    client_msg_id: str | None = None,
+    author: StaffUser | None = None,
+    kind: str = "text",
+    event: str | None = None,
+    now: datetime | None = None,
+) -> Message:
+    now = now or utcnow()
+    message = Message(
+        conversation_id=conversation.id,
+        seq=_next_seq(conversation),
+        client_msg_id=client_msg_id,
+        sender=sender,
+        author=author,
+        kind=kind,
+        event=event,
+        body=body,
+        created_at=now,
+    )
+    db.session.add(message)
+    if kind == "text":
+        conversation.last_message_at = now
+    db.session.flush()
+    return message
+
+
+def _append_event(
+    conversation: Conversation, event: str, actor: StaffUser | None, now: datetime
+) -> Message:
+    name = actor.display_name if actor else ""
+    return _append(
+        conversation,
+        "system",
+        EVENT_TEXT[event].format(name=name),
+        author=actor,
+        kind="event",
+        event=event,
+        now=now,
+    )
+
+
+def _post(
+    conversation: Conversation,
+    sender: str,
+    body: str,
+    client_msg_id: str,
+    *,
+    allowed_states: tuple[str, ...],
+    ended: type[Exception],
+    author: StaffUser | None = None,
+    kind: str = "text",
+) -> Posted:
+    existing = _existing(conversation.id, client_msg_id)
+    if existing is not None:
+        return Posted(conversation, existing, False)
+    if conversation.state not in allowed_states:
+        raise ended()
+    conversation_id = conversation.id
+    try:
+        message = _append(
+            conversation, sender, body, client_msg_id=client_msg_id, author=author, kind=kind
+        )
+        if sender == "counsellor" and kind == "text" and conversation.first_response_at is None:
+            conversation.first_response_at = message.created_at
+        if sender == "visitor":
+            conversation.visitor_left_at = None
+        if author is not None:
+            _audit(author, "note.add" if kind == "note" else "message.send", conversation)
+        db.session.commit()
+    except IntegrityError:
+        # The same message arrived twice at once; the other copy won.
+        db.session.rollback()
+        existing = _existing(conversation_id, client_msg_id)
+        if existing is None:
+            raise
+        return Posted(by_id(conversation_id), existing, False)
+    return Posted(conversation, message, True)
+
+
+def _existing(conversation_id: int, client_msg_id: str) -> Message | None:
+    return db.session.scalar(
+        select(Message).where(
+            Message.conversation_id == conversation_id, Message.client_msg_id == client_msg_id
+        )
+    )
+
+
+def _check_capacity(user: StaffUser, message: str | None = None) -> None:
+    # Lock the counsellor's row so their own simultaneous claims are counted one after another.
+    db.session.execute(select(StaffUser.id).where(StaffUser.id == user.id).with_for_update())
+    active = db.session.scalar(
+        select(func.count())
+        .select_from(Conversation)
+        .where(Conversation.assignee_id == user.id, Conversation.state == "active")
+    )
+    if active >= user.max_chats:
+        db.session.rollback()
+        raise ChatLimitReached(message.format(name=user.display_name) if message else None)
+
+
+def _raise_watermark(conversation_id: int, column: str, seq: int) -> None:
+    attribute = getattr(Conversation, column)
+    db.session.execute(
+        update(Conversation)
+        .where(
+            Conversation.id == conversation_id,
+            attribute < seq,
+            Conversation.last_seq >= seq,
+        )
+        .values({column: seq})
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
+def _visitor_goes(conversation: Conversation, event: str, now: datetime | None) -> Conversation:
+    now = now or utcnow()
+    if conversation.state not in OPEN_STATES:
+        raise ConversationEnded()
+    waiting = conversation.state == "queued"
+    # Conditional on the state, so two server processes sweeping at once move it only once.
+    values = (
+        {"state": "closed", "abandoned": True, "ended_at": now, "closed_at": now}
+        if waiting
+        else {"state": "wrap_up", "ended_at": now}
+    )
+    result = db.session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation.id, Conversation.state == conversation.state)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        db.session.rollback()
+        raise InvalidState()
+    db.session.expire(conversation)
+    message = _append_event(conversation, event, None, now)
+    db.session.commit()
+    _publish_change(conversation, message)
+    return conversation
+
+
+def _audit(
+    user: StaffUser, action: str, conversation: Conversation | None, detail: dict | None = None
+) -> None:
+    db.session.add(
+        AuditEntry(
+            actor_id=user.id,
+            action=action,
+            conversation_id=conversation.id if conversation else None,
+            detail=detail,
+        )
+    )
+
+
+def _announce(conversation: Conversation, *, everyone: bool) -> None:
+    row = summary(conversation)
+    if everyone or conversation.assignee_id is None:
+        broadcast.to_staff("conversation", row)
+    else:
+        broadcast.to_staff("conversation", row, conversation.assignee_id)
+        broadcast.to_viewers(conversation.id, "conversation", row)
+
+
+def _announce_new_conversation(conversation: Conversation) -> None:
+    _announce(conversation, everyone=True)
+    broadcast.to_staff("new_conversation", {"id": conversation.id, "service": conversation.service.slug})
+    _update_queue(conversation.service_id)
+
+
+def _publish_message(conversation: Conversation, message: Message) -> None:
+    if message.kind != "note":
+        broadcast.to_visitor(conversation.id, "message", visitor_message_payload(message))
+    broadcast.to_viewers(conversation.id, "message", message_payload(message, conversation))
+    if message.sender == "visitor":
+        _announce(conversation, everyone=conversation.state != "active")
+
+
+def _publish_change(conversation: Conversation, event: Message) -> None:
+    _publish_message(conversation, event)
+    broadcast.to_visitor(conversation.id, "state", visitor_view(conversation))
+    _announce(conversation, everyone=True)
+    _update_queue(conversation.service_id)
+
+
+def _update_queue(service_id: int) -> None:
+    """Tell every waiting visitor of this service their new place in the queue."""
+    waiting = list(
+        db.session.scalars(
+            select(Conversation)
+            .where(
+                and_(
+                    Conversation.service_id == service_id,
+                    Conversation.state == "queued",
+                    Conversation.channel == "chat",
+                )
+            )
+            .order_by(Conversation.waiting_since, Conversation.id)
+        )
+    )
+    if not waiting:
+        return
+    typical = typical_wait_seconds(service_id)
+    for position, conversation in enumerate(waiting, start=1):
+        broadcast.to_visitor(
+            conversation.id,
+            "queue",
+            {
+                "queue_position": position,
+                "estimated_wait_minutes": _estimate_minutes(typical, position),
+            },
+        )
+
+
+def _estimate_minutes(typical_seconds: float | None, position: int | None) -> int | None:
+    if typical_seconds is None or position is None:
+        return None
+    return max(1, round(typical_seconds * position / 60))
+

@@ -1,0 +1,158 @@
+"""Factories for rows and connections, so tests read as what a person does."""
+
+import secrets
+import uuid
+
+from sqlalchemy import select
+
+from helpline.auth.models import StaffUser, hasher
+from helpline.commands import seed_services
+from helpline.extensions import db, socketio
+from helpline.inbox.models import AuditEntry, Conversation, Message
+
+PASSWORD = "correct horse battery staple"
+_PASSWORD_HASH = hasher.hash(PASSWORD)
+
+
+def services() -> None:
+    seed_services()
+
+
+def staff_user(name: str = "Anna", role: str = "counsellor", max_chats: int = 3) -> StaffUser:
+    """A staff account with PASSWORD (hashed once per test run, argon2 is slow on purpose)."""
+    user = StaffUser(
+        email=f"{name.lower()}.{uuid.uuid4().hex[:6]}@example.org",
+        display_name=name,
+        role=role,
+        max_chats=max_chats,
+        password_hash=_PASSWORD_HASH,
+    )
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def received(client, namespace: str, event: str) -> list[dict]:
+    """Payloads of `event` received since the last call, in order."""
+    return [
+        (packet["args"] if event == "message" else packet["args"][0])
+        for packet in client.get_received(namespace)
+        if packet["name"] == event
+    ]
+
+
+class Visitor:
+    """An anonymous browser on /chat, holding its random browser token and conversation token."""
+
+    NS = "/chat"
+
+    def __init__(self, app, browser_token: str | None = None):
+        self.app = app
+        self.browser = browser_token or secrets.token_urlsafe(32)
+        self.token: str | None = None
+        self.sio = socketio.test_client(app, namespace=self.NS)
+        self.inbox: list = []
+
+    def emit(self, event: str, payload=None) -> dict:
+        return self.sio.emit(event, payload, namespace=self.NS, callback=True)
+
+    def say(self, body: str, service: str = "helpwanted", client_msg_id: str | None = None) -> dict:
+        payload = {"client_msg_id": client_msg_id or new_id(), "body": body}
+        if self.token:
+            payload["token"] = self.token
+        else:
+            payload.update(service=service, visitor=self.browser)
+        ack = self.emit("message", payload)
+        if ack.get("ok"):
+            self.token = ack["token"]
+        return ack
+
+    def received(self, event: str = "message") -> list[dict]:
+        return received(self.sio, self.NS, event)
+
+    def drain(self) -> list[dict]:
+        return self.sio.get_received(self.NS)
+
+    def reconnect(self) -> None:
+        self.sio.disconnect(namespace=self.NS)
+        self.sio = socketio.test_client(self.app, namespace=self.NS)
+
+    def resume(self, last_seq: int = 0) -> dict:
+        return self.emit("resume", {"token": self.token, "last_seq": last_seq})
+
+    def close(self) -> None:
+        if self.sio.is_connected(self.NS):
+            self.sio.disconnect(namespace=self.NS)
+
+    def conversation(self) -> Conversation:
+        return db.session.scalar(select(Conversation).where(Conversation.token == self.token))
+
+
+class Staff:
+    """A signed-in staff member's inbox connection."""
+
+    NS = "/inbox"
+
+    def __init__(self, app, user: StaffUser):
+        self.app = app
+        self.user = user
+        self.user_id = user.id
+        self.http = app.test_client()
+        with self.http.session_transaction() as session:
+            session["_user_id"] = user.get_id()
+            session["_fresh"] = True
+        self.sio = socketio.test_client(app, namespace=self.NS, flask_test_client=self.http)
+
+    def emit(self, event: str, payload=None) -> dict:
+        return self.sio.emit(event, payload, namespace=self.NS, callback=True)
+
+    def claim(self, conversation_id: int) -> dict:
+        return self.emit("claim", {"conversation_id": conversation_id})
+
+    def say(self, conversation_id: int, body: str, *, note: bool = False, client_msg_id=None):
+        return self.emit(
+            "message",
+            {
+                "conversation_id": conversation_id,
+                "client_msg_id": client_msg_id or new_id(),
+                "body": body,
+                "note": note,
+            },
+        )
+
+    def received(self, event: str = "message") -> list[dict]:
+        return received(self.sio, self.NS, event)
+
+    def drain(self) -> list[dict]:
+        return self.sio.get_received(self.NS)
+
+    def reconnect(self) -> None:
+        self.sio.disconnect(namespace=self.NS)
+        self.sio = socketio.test_client(self.app, namespace=self.NS, flask_test_client=self.http)
+
+    def close(self) -> None:
+        if self.sio.is_connected(self.NS):
+            self.sio.disconnect(namespace=self.NS)
+
+
+def messages_of(conversation_id: int) -> list[Message]:
+    return list(
+        db.session.scalars(
+            select(Message).where(Message.conversation_id == conversation_id).order_by(Message.seq)
+        )
+    )
+
+
+def audit_actions(conversation_id: int) -> list[tuple[int, str]]:
+    return [
+        (entry.actor_id, entry.action)
+        for entry in db.session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.conversation_id == conversation_id)
+            .order_by(AuditEntry.id)
+        )
+    ]
