@@ -7,7 +7,16 @@ from flask import Flask, request, session
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from helpline.config import finalise, from_environment
-from helpline.extensions import babel, csrf, db, limiter, login_manager, migrate, socketio
+from helpline.extensions import (
+    babel,
+    configure_sqlite,
+    csrf,
+    db,
+    limiter,
+    login_manager,
+    migrate,
+    socketio,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -54,6 +63,9 @@ def select_locale() -> str:
 
 def register_extensions(app: Flask) -> None:
     db.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            configure_sqlite(db.engine, immediate=app.config["SQLITE_BEGIN_IMMEDIATE"])
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)

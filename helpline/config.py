@@ -57,6 +57,7 @@ def from_environment(instance_path: str) -> dict:
         "LANGUAGES": ["nl", "en"],
         "WTF_CSRF_TIME_LIMIT": None,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SQLITE_BEGIN_IMMEDIATE": True,
     }
 
 

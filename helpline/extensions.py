@@ -11,7 +11,8 @@ from flask_migrate import Migrate
 from flask_socketio import SocketIO
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, event
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
 
 # Named constraints so Alembic migrations are the same on SQLite and PostgreSQL.
@@ -26,6 +27,27 @@ NAMING = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
+
+
+def configure_sqlite(engine: Engine, *, immediate: bool = True) -> None:
+    """SQLite settings for many threads on one file.
+
+    WAL lets readers work while one writer writes. BEGIN IMMEDIATE takes the write lock when a
+    transaction starts: SQLite cannot lock a row, and a transaction that read first and writes
+    later would otherwise either fail ("database is locked") or decide on stale counts.
+    """
+
+    @event.listens_for(engine, "connect")
+    def connect(connection, record) -> None:
+        connection.isolation_level = None  # the "begin" hook below opens transactions
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def begin(connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def anonymous_rate_key() -> str:

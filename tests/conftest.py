@@ -86,27 +86,30 @@ def database_url_for_tests(request):
 
 @pytest.fixture
 def app(database_url_for_tests):
-    app = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": "test-secret",
-            "SQLALCHEMY_DATABASE_URI": database_url_for_tests,
-            "REDIS_URL": None,
-            "WTF_CSRF_ENABLED": False,
-            "VISITOR_SWEEP_SECONDS": 0,
-            "RATELIMIT_STORAGE_URI": "memory://",
-            "SOCKETIO_CHANNEL": f"test-{uuid.uuid4().hex}",
-        }
-    )
+    config = {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "SQLALCHEMY_DATABASE_URI": database_url_for_tests,
+        "REDIS_URL": None,
+        "WTF_CSRF_ENABLED": False,
+        "VISITOR_SWEEP_SECONDS": 0,
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "SOCKETIO_CHANNEL": f"test-{uuid.uuid4().hex}",
+    }
+    # Tests read the database through a twin app object: its context stays pushed for the test,
+    # while every socket event still gets a fresh app context of its own, as in production.
+    reader = create_app({**config, "SQLITE_BEGIN_IMMEDIATE": False})
+    app = create_app(config)
     with app.app_context():
         _empty_tables()
         factories.services()
         db.session.execute(update(Service).values(opening_hours="always"))
         db.session.commit()
-    # Tests read the database directly, as the app sees it.
-    with app.app_context():
+    with reader.app_context():
         yield app
         db.session.remove()
+        db.engine.dispose()
+    with app.app_context():
         db.engine.dispose()
 
 

@@ -5,7 +5,7 @@ import uuid
 
 from sqlalchemy import select
 
-from helpline.auth.models import StaffUser, hasher
+from helpline.auth.models import StaffUser, hasher  # noqa: F401  (tests use factories.StaffUser)
 from helpline.commands import seed_services
 from helpline.extensions import db, socketio
 from helpline.inbox.models import AuditEntry, Conversation, Message
@@ -36,6 +36,12 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
+def emit(client, namespace: str, event: str, payload):
+    """Send an event and return its ack. The test's own reads start afresh afterwards."""
+    db.session.rollback()
+    return client.emit(event, payload, namespace=namespace, callback=True)
+
+
 def received(client, namespace: str, event: str) -> list[dict]:
     """Payloads of `event` received since the last call, in order."""
     return [
@@ -58,7 +64,7 @@ class Visitor:
         self.inbox: list = []
 
     def emit(self, event: str, payload=None) -> dict:
-        return self.sio.emit(event, payload, namespace=self.NS, callback=True)
+        return emit(self.sio, self.NS, event, payload)
 
     def say(self, body: str, service: str = "helpwanted", client_msg_id: str | None = None) -> dict:
         payload = {"client_msg_id": client_msg_id or new_id(), "body": body}
@@ -108,7 +114,7 @@ class Staff:
         self.sio = socketio.test_client(app, namespace=self.NS, flask_test_client=self.http)
 
     def emit(self, event: str, payload=None) -> dict:
-        return self.sio.emit(event, payload, namespace=self.NS, callback=True)
+        return emit(self.sio, self.NS, event, payload)
 
     def claim(self, conversation_id: int) -> dict:
         return self.emit("claim", {"conversation_id": conversation_id})

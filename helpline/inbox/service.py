@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -220,11 +220,11 @@ def list_conversations(
         query = query.where(Conversation.channel == channel)
     if mine:
         query = query.where(Conversation.assignee_id == user.id)
+    waiting = Conversation.state == "queued"
     query = query.order_by(
-        (Conversation.state != "queued"),
-        Conversation.waiting_since.asc().nulls_last()
-        if states is None
-        else Conversation.created_at.desc(),
+        case((waiting, 0), else_=1),
+        case((waiting, Conversation.waiting_since), else_=None).asc(),
+        func.coalesce(Conversation.last_message_at, Conversation.created_at).desc(),
         Conversation.id.desc(),
     ).limit(limit)
     return summaries(list(db.session.scalars(query)))

@@ -1,0 +1,165 @@
+"""Counsellors clicking "claim" at the same moment: exactly one gets the chat, on a real database."""
+
+import threading
+
+from sqlalchemy import func, select
+
+from helpline.extensions import db
+from helpline.inbox import service
+from helpline.inbox.errors import AlreadyAssigned
+from helpline.inbox.models import AuditEntry, Conversation, Message
+from tests import factories
+
+ROUNDS = 10
+CLAIMANTS = 4
+
+
+def _race(app, conversation_id: int, user_ids: list[int]) -> list[str]:
+    barrier = threading.Barrier(len(user_ids))
+    outcomes: list[str] = []
+
+    def attempt(user_id: int) -> None:
+        with app.app_context():
+            user = db.session.get(factories.StaffUser, user_id)
+            db.session.rollback()  # hold no lock while waiting for the others
+            barrier.wait()
+            try:
+                service.claim(conversation_id, user)
+                outcomes.append("won")
+            except AlreadyAssigned:
+                outcomes.append("lost")
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=attempt, args=(u,)) for u in user_ids]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    return outcomes
+
+
+def test_simultaneous_claims_have_exactly_one_winner(app, visitor):
+    staff = [factories.staff_user(f"C{i}", max_chats=ROUNDS).id for i in range(CLAIMANTS)]
+    for round_ in range(ROUNDS):
+        visitor().say(f"Chat {round_}")
+    db.session.rollback()
+    ids = list(db.session.scalars(select(Conversation.id).order_by(Conversation.id)))
+
+    for conversation_id in ids:
+        outcomes = _race(app, conversation_id, staff)
+        assert sorted(outcomes) == ["lost"] * (CLAIMANTS - 1) + ["won"]
+
+    db.session.rollback()
+    for conversation_id in ids:
+        conversation = db.session.get(Conversation, conversation_id)
+        assert conversation.state == "active" and conversation.assignee_id in staff
+        joined = db.session.scalar(
+            select(func.count())
+            .select_from(Message)
+            .where(Message.conversation_id == conversation_id, Message.event == "joined")
+        )
+        claims = db.session.scalar(
+            select(func.count())
+            .select_from(AuditEntry)
+            .where(
+                AuditEntry.conversation_id == conversation_id,
+                AuditEntry.action == "conversation.claim",
+            )
+        )
+        assert (joined, claims) == (1, 1)
+
+
+def test_one_counsellor_claiming_many_chats_at_once_stays_within_the_limit(app, visitor):
+    anna_id = factories.staff_user("Anna", max_chats=2).id
+    for i in range(6):
+        visitor().say(f"Chat {i}")
+    db.session.rollback()
+    barrier = threading.Barrier(6)
+    results: list[str] = []
+
+    def attempt(conversation_id: int) -> None:
+        with app.app_context():
+            user = db.session.get(factories.StaffUser, anna_id)
+            db.session.rollback()
+            barrier.wait()
+            try:
+                service.claim(conversation_id, user)
+                results.append("won")
+            except Exception as error:
+                results.append(type(error).__name__)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(1, 7)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+
+    assert results.count("won") == 2
+    assert results.count("ChatLimitReached") == 4
+    db.session.rollback()
+    active = db.session.scalar(
+        select(func.count()).select_from(Conversation).where(Conversation.state == "active")
+    )
+    assert active == 2
+
+
+def test_simultaneous_sends_of_one_message_store_it_once(app, visitor):
+    person = visitor()
+    person.say("Eerste")
+    token = person.token
+    barrier = threading.Barrier(5)
+    seqs: list[int] = []
+
+    def send() -> None:
+        with app.app_context():
+            barrier.wait()
+            seqs.append(service.post_visitor_message(token, "same-id-123", "Dubbel?").message.seq)
+            db.session.remove()
+
+    threads = [threading.Thread(target=send) for _ in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+
+    assert len(set(seqs)) == 1 and len(seqs) == 5
+    db.session.rollback()
+    bodies = [m.body for m in factories.messages_of(1)]
+    assert bodies == ["Eerste", "Dubbel?"]
+
+
+def test_concurrent_messages_get_distinct_gapless_sequence_numbers(app, visitor, counsellor):
+    person = visitor()
+    person.say("Start")
+    anna = factories.staff_user("Anna")
+    db.session.rollback()
+    service_user_id = anna.id
+    token = person.token
+    with app.app_context():
+        service.claim(1, db.session.get(factories.StaffUser, service_user_id))
+        db.session.remove()
+    barrier = threading.Barrier(8)
+
+    def talk(i: int) -> None:
+        with app.app_context():
+            barrier.wait()
+            for j in range(5):
+                if i % 2:
+                    service.post_visitor_message(token, f"v-{i}-{j}-xxxx", f"v{i}.{j}")
+                else:
+                    user = db.session.get(factories.StaffUser, service_user_id)
+                    service.post_staff_message(1, user, f"s-{i}-{j}-xxxx", f"s{i}.{j}")
+            db.session.remove()
+
+    threads = [threading.Thread(target=talk, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+
+    db.session.rollback()
+    seqs = [m.seq for m in factories.messages_of(1)]
+    assert seqs == list(range(1, 43))  # start, joined, 40 messages
