@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 PYTHON ?= python3
 export FLASK_APP := wsgi
 
-.PHONY: install run test lint format bench clean
+.PHONY: install browser run test lint format bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,7 +13,7 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 install: $(BIN)/.installed
-	$(BIN)/pybabel compile -q -d translations
+	$(BIN)/pybabel -q compile -d translations
 
 run: install
 	$(BIN)/flask db upgrade
@@ -21,9 +21,15 @@ run: install
 	@echo "Serving on http://$${HOST:-127.0.0.1}:$${PORT:-5000}  (visitor chat: /chat/helpwanted, staff inbox: /inbox)"
 	$(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
+# The browser tests drive Debian's Chromium; installed here when missing (needs root/apt).
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  { apt-get update -q && apt-get install -y -q chromium chromium-driver; } || \
+	  { echo "Install chromium and chromium-driver for the browser tests" >&2; exit 1; }
+
 # The suite runs every database test on SQLite and on PostgreSQL; it needs the local
 # PostgreSQL (database `test`) and Redis, and fails when they are unreachable.
-test: install
+test: install browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest

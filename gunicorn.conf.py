@@ -11,5 +11,5 @@ timeout = 0  # websockets stay open; liveness is socket.io's own ping
 graceful_timeout = 10
 # No %(h)s (address) and no %(a)s (user agent): visitors stay anonymous in the logs too.
 accesslog = os.environ.get("ACCESS_LOG", "-")
-access_log_format = '%(m)s %(U)s %(s)s %(b)s %(M)sms'
+access_log_format = "%(m)s %(U)s %(s)s %(b)s %(M)sms"
 errorlog = "-"

@@ -3,9 +3,11 @@
 import logging
 from pathlib import Path
 
-from flask import Flask, request, session
+from flask import Flask, request
+from flask_babel import get_locale
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from helpline.chat import presence
 from helpline.config import finalise, from_environment
 from helpline.extensions import (
     babel,
@@ -57,7 +59,7 @@ def select_locale() -> str:
     """Visitors get Dutch unless they chose English; staff pages are English."""
     if request.blueprint in ("auth", "inbox"):
         return "en"
-    chosen = request.args.get("lang") or session.get("lang")
+    chosen = request.args.get("lang")
     return chosen if chosen in ("nl", "en") else "nl"
 
 
@@ -72,6 +74,8 @@ def register_extensions(app: Flask) -> None:
     limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
+    app.jinja_env.globals["get_locale"] = get_locale
+    presence.init_app(app)
     # Handlers must be declared before the first init_app: declared later, they would bind to
     # that one server only, and every further app (tests build one each) would have none.
     from helpline.chat import events as chat_events  # noqa: F401
@@ -118,9 +122,12 @@ def register_security_headers(app: Flask) -> None:
     def security_headers(response):
         response.headers.setdefault("Content-Security-Policy", csp)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        # same-origin, not no-referrer: the CSRF check over HTTPS compares the Referer.
+        response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        response.headers.setdefault(
+            "Permissions-Policy", "camera=(), microphone=(), geolocation=()"
+        )
         return response
 
 

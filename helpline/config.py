@@ -4,7 +4,8 @@ import hashlib
 import os
 from pathlib import Path
 
-DEFAULT_SECRET_KEY = "embedded-mode-secret-change-me"
+# Public on purpose: only for the embedded mode; production refuses to start with it.
+DEFAULT_SECRET_KEY = "embedded-mode-secret-change-me"  # noqa: S105
 
 
 class ConfigurationError(RuntimeError):
@@ -53,7 +54,9 @@ def from_environment(instance_path: str) -> dict:
         "REMEMBER_COOKIE_SECURE": env.get("HELPLINE_ENV") == "production",
         "PROXY_FIX": int(env.get("PROXY_FIX", "0")),
         "BABEL_DEFAULT_LOCALE": "nl",
-        "BABEL_TRANSLATION_DIRECTORIES": str(Path(__file__).resolve().parent.parent / "translations"),
+        "BABEL_TRANSLATION_DIRECTORIES": str(
+            Path(__file__).resolve().parent.parent / "translations"
+        ),
         "LANGUAGES": ["nl", "en"],
         "WTF_CSRF_TIME_LIMIT": None,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
@@ -65,7 +68,10 @@ def finalise(config: dict) -> None:
     """Derive dependent settings and refuse unsafe production settings."""
     if config["HELPLINE_ENV"] == "production" and config["SECRET_KEY"] == DEFAULT_SECRET_KEY:
         raise ConfigurationError("SECRET_KEY must be set in production")
-    key = config["HASH_KEY"] or hashlib.sha256(b"hash-key:" + config["SECRET_KEY"].encode()).hexdigest()
+    key = (
+        config["HASH_KEY"]
+        or hashlib.sha256(b"hash-key:" + config["SECRET_KEY"].encode()).hexdigest()
+    )
     config["HASH_KEY"] = key.encode() if isinstance(key, str) else key
     uri = config["SQLALCHEMY_DATABASE_URI"]
     if uri.startswith("sqlite"):

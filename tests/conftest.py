@@ -37,7 +37,9 @@ REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
 def pytest_sessionstart(session):
     name = make_url(POSTGRES_URL).database or ""
     if "test" not in name:
-        pytest.exit(f"refusing to run tests against database {name!r}: its name must contain 'test'", 2)
+        pytest.exit(
+            f"refusing to run tests against database {name!r}: its name must contain 'test'", 2
+        )
     try:
         engine = create_engine(POSTGRES_URL)
         with engine.connect() as connection:
@@ -171,5 +173,3 @@ def redis_url():
 @pytest.fixture
 def postgres_url():
     return POSTGRES_URL
-
-

@@ -5,7 +5,7 @@ import uuid
 
 from sqlalchemy import select
 
-from helpline.auth.models import StaffUser, hasher  # noqa: F401  (tests use factories.StaffUser)
+from helpline.auth.models import StaffUser, hasher
 from helpline.commands import seed_services
 from helpline.extensions import db, socketio
 from helpline.inbox.models import AuditEntry, Conversation, Message
@@ -84,7 +84,7 @@ class Visitor:
         return self.sio.get_received(self.NS)
 
     def reconnect(self) -> None:
-        self.sio.disconnect(namespace=self.NS)
+        self.close()
         self.sio = socketio.test_client(self.app, namespace=self.NS)
 
     def resume(self, last_seq: int = 0) -> dict:
@@ -137,7 +137,7 @@ class Staff:
         return self.sio.get_received(self.NS)
 
     def reconnect(self) -> None:
-        self.sio.disconnect(namespace=self.NS)
+        self.close()
         self.sio = socketio.test_client(self.app, namespace=self.NS, flask_test_client=self.http)
 
     def close(self) -> None:

@@ -1,4 +1,4 @@
-"""Counsellors clicking "claim" at the same moment: exactly one gets the chat, on a real database."""
+"""Counsellors claiming at the same moment: exactly one gets the chat, on a real database."""
 
 import threading
 

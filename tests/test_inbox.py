@@ -175,11 +175,14 @@ def test_transfer_to_a_colleague_moves_the_chat_and_tells_everyone(app, visitor,
     assert person.received("state")[-1]["counsellor"] == "Ben"
     assert ben.say(1, "Hoi, ik neem het over")["ok"] is True
     assert anna.say(1, "Ik ook nog")["error"]["code"] == "forbidden"
-    assert audit_actions(1)[-2:] == [(anna.user_id, "conversation.transfer"), (ben.user_id, "message.send")]
+    assert audit_actions(1)[-2:] == [
+        (anna.user_id, "conversation.transfer"),
+        (ben.user_id, "message.send"),
+    ]
 
 
 def test_transfer_back_to_the_queue_puts_the_chat_in_front(app, visitor, counsellor):
-    first, second = open_chats(visitor, 2)
+    first, _second = open_chats(visitor, 2)
     anna = counsellor()
     anna.claim(1)
     first.drain()

@@ -3,7 +3,7 @@
 import threading
 
 from flask import current_app, request
-from flask_socketio import join_room
+from flask_socketio import join_room, leave_room
 
 from helpline.chat import presence
 from helpline.chat.schemas import (
@@ -31,7 +31,7 @@ def connect(auth=None):
 
 @socketio.on("disconnect", namespace=NS)
 def disconnect(reason=None):
-    conversation_id = presence.detach(request.sid)
+    conversation_id = presence.current().detach(request.sid)
     if conversation_id is not None:
         service.visitor_present(conversation_id, False)
 
@@ -39,7 +39,9 @@ def disconnect(reason=None):
 @socketio.on("message", namespace=NS)
 @acked(VisitorMessageSchema())
 def message(payload: dict) -> dict:
-    if not presence.allow_message(request.sid, current_app.config["VISITOR_MESSAGES_PER_MINUTE"]):
+    if not presence.current().allow_message(
+        request.sid, current_app.config["VISITOR_MESSAGES_PER_MINUTE"]
+    ):
         raise RateLimited()
     if "token" in payload:
         posted = service.post_visitor_message(
@@ -76,7 +78,7 @@ def resume(payload: dict) -> dict:
 @socketio.on("typing", namespace=NS)
 @acked(TypingSchema())
 def typing(payload: dict) -> dict:
-    conversation_id = presence.conversation_of(request.sid)
+    conversation_id = presence.current().conversation_of(request.sid)
     if conversation_id is None:
         raise NotFound()
     broadcast.to_viewers(
@@ -88,7 +90,7 @@ def typing(payload: dict) -> dict:
 @socketio.on("read", namespace=NS)
 @acked(ReadSchema())
 def read(payload: dict) -> dict:
-    conversation_id = presence.conversation_of(request.sid)
+    conversation_id = presence.current().conversation_of(request.sid)
     if conversation_id is None:
         raise NotFound()
     service.visitor_read(conversation_id, payload["seq"])
@@ -103,10 +105,15 @@ def leave(payload: dict) -> dict:
 
 
 def _attach(conversation) -> None:
-    if presence.attach(request.sid, conversation.id):
-        join_room(broadcast.conversation_room(conversation.id), namespace=NS)
-        if conversation.visitor_left_at is not None:
-            service.visitor_present(conversation.id, True)
+    new, previous, orphaned = presence.current().attach(request.sid, conversation.id)
+    if not new:
+        return
+    if previous is not None:
+        leave_room(broadcast.conversation_room(previous), namespace=NS)
+        if orphaned:
+            service.visitor_present(previous, False)
+    join_room(broadcast.conversation_room(conversation.id), namespace=NS)
+    service.visitor_present(conversation.id, True)
 
 
 def _start_sweeper() -> None:
@@ -126,6 +133,7 @@ def _start_sweeper() -> None:
             socketio.sleep(interval)
             with app.app_context():
                 try:
+                    service.visitors_seen(presence.current().live_conversations())
                     service.expire_departed_visitors()
                 except Exception:
                     db.session.rollback()

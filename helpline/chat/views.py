@@ -14,9 +14,7 @@ bp = Blueprint("chat", __name__)
 @bp.route("/")
 def index():
     services = db.session.scalars(select(Service).order_by(Service.id)).all()
-    return render_template(
-        "chat/index.html", services=[(s, inbox.is_open(s)) for s in services]
-    )
+    return render_template("chat/index.html", services=[(s, inbox.is_open(s)) for s in services])
 
 
 @bp.route("/chat/<slug>")

@@ -34,8 +34,9 @@ def parse(spec: str) -> dict[int, list[tuple[time, time]]]:
             raise InvalidHours(f"invalid time in {part!r}") from error
         if end <= start:
             raise InvalidHours(f"closing time must be after opening time in {part!r}")
-        for day in range(first, last + 1):
-            week[day].append((start, end))
+        span = (last - first) % 7  # "fri-mon" runs over the weekend
+        for offset in range(span + 1):
+            week[(first + offset) % 7].append((start, end))
     return week
 
 

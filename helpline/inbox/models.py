@@ -74,6 +74,9 @@ class Conversation(db.Model):
     last_message_at: Mapped[datetime | None] = mapped_column()
     # Set when the visitor's last connection dropped; cleared when they come back.
     visitor_left_at: Mapped[datetime | None] = mapped_column()
+    # Refreshed by every server process holding a connection of the visitor: a server that
+    # crashed cannot report the disconnect, so a chat not seen for the grace period has ended.
+    visitor_seen_at: Mapped[datetime | None] = mapped_column()
     # The visitor left while still waiting: counted as an abandoned contact.
     abandoned: Mapped[bool] = mapped_column(default=False)
     summary: Mapped[str | None] = mapped_column(Text)
@@ -106,7 +109,9 @@ class Message(db.Model):
     __tablename__ = "message"
     __table_args__ = (
         UniqueConstraint("conversation_id", "seq", name="uq_message_conversation_seq"),
-        UniqueConstraint("conversation_id", "client_msg_id", name="uq_message_conversation_client_msg"),
+        UniqueConstraint(
+            "conversation_id", "client_msg_id", name="uq_message_conversation_client_msg"
+        ),
         CheckConstraint("sender IN ('visitor', 'counsellor', 'system')", name="sender"),
         CheckConstraint("kind IN ('text', 'note', 'event')", name="kind"),
         CheckConstraint("kind != 'note' OR sender = 'counsellor'", name="note_by_staff"),

@@ -248,9 +248,7 @@ def earlier_conversations(conversation_id: int, user: StaffUser) -> list[dict]:
     )
     _audit(user, "conversation.history", conversation, {"shown": [c.id for c in others]})
     db.session.commit()
-    return [
-        {**row, "summary": c.summary} for row, c in zip(summaries(others), others, strict=True)
-    ]
+    return [{**row, "summary": c.summary} for row, c in zip(summaries(others), others, strict=True)]
 
 
 def open_for_staff(conversation_id: int, user: StaffUser, since_seq: int = 0) -> dict:
@@ -311,6 +309,7 @@ def open_chat(
         opening_msg_id=client_msg_id,
         created_at=now,
         waiting_since=now,
+        visitor_seen_at=now,
     )
     db.session.add(conversation)
     db.session.add(ContactMoment(conversation=conversation, kind="inbound", started_at=now))
@@ -351,23 +350,26 @@ def visitor_read(conversation_id: int, seq: int) -> None:
 
 
 def visitor_present(conversation_id: int, present: bool, now: datetime | None = None) -> None:
-    """Record that the visitor's last connection dropped, or that they came back."""
-    values = {"visitor_left_at": None if present else (now or utcnow())}
-    condition = (
-        Conversation.visitor_left_at.is_not(None)
-        if present
-        else Conversation.visitor_left_at.is_(None)
-    )
+    """Record that the visitor's last connection here dropped, or that they are connected."""
+    now = now or utcnow()
+    if present:
+        _mark_seen([conversation_id], now)
+        return
     result = db.session.execute(
         update(Conversation)
-        .where(Conversation.id == conversation_id, condition)
-        .values(**values)
+        .where(Conversation.id == conversation_id, Conversation.visitor_left_at.is_(None))
+        .values(visitor_left_at=now)
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
     if result.rowcount:
-        conversation = db.session.get(Conversation, conversation_id)
-        _announce(conversation, everyone=conversation.state != "active")
+        _announce_presence([conversation_id])
+
+
+def visitors_seen(conversation_ids: list[int], now: datetime | None = None) -> None:
+    """Heartbeat of one server process for the visitors connected to it."""
+    if conversation_ids:
+        _mark_seen(conversation_ids, now or utcnow())
 
 
 def visitor_ends(conversation: Conversation, now: datetime | None = None) -> Conversation:
@@ -384,8 +386,7 @@ def expire_departed_visitors(now: datetime | None = None) -> int:
             select(Conversation.id).where(
                 Conversation.channel == "chat",
                 Conversation.state.in_(OPEN_STATES),
-                Conversation.visitor_left_at.is_not(None),
-                Conversation.visitor_left_at <= cutoff,
+                (Conversation.visitor_left_at <= cutoff) | (Conversation.visitor_seen_at <= cutoff),
             )
         )
     )
@@ -684,6 +685,7 @@ def _post(
             conversation.first_response_at = message.created_at
         if sender == "visitor":
             conversation.visitor_left_at = None
+            conversation.visitor_seen_at = message.created_at
         if author is not None:
             _audit(author, "note.add" if kind == "note" else "message.send", conversation)
         db.session.commit()
@@ -773,6 +775,32 @@ def _audit(
     )
 
 
+def _mark_seen(conversation_ids: list[int], now: datetime) -> None:
+    returned = list(
+        db.session.scalars(
+            update(Conversation)
+            .where(Conversation.id.in_(conversation_ids), Conversation.visitor_left_at.is_not(None))
+            .values(visitor_left_at=None, visitor_seen_at=now)
+            .returning(Conversation.id)
+            .execution_options(synchronize_session=False)
+        )
+    )
+    db.session.execute(
+        update(Conversation)
+        .where(Conversation.id.in_(conversation_ids))
+        .values(visitor_seen_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    _announce_presence(returned)
+
+
+def _announce_presence(conversation_ids: list[int]) -> None:
+    for conversation_id in conversation_ids:
+        conversation = db.session.get(Conversation, conversation_id)
+        _announce(conversation, everyone=conversation.state != "active")
+
+
 def _announce(conversation: Conversation, *, everyone: bool) -> None:
     row = summary(conversation)
     if everyone or conversation.assignee_id is None:
@@ -784,7 +812,9 @@ def _announce(conversation: Conversation, *, everyone: bool) -> None:
 
 def _announce_new_conversation(conversation: Conversation) -> None:
     _announce(conversation, everyone=True)
-    broadcast.to_staff("new_conversation", {"id": conversation.id, "service": conversation.service.slug})
+    broadcast.to_staff(
+        "new_conversation", {"id": conversation.id, "service": conversation.service.slug}
+    )
     _update_queue(conversation.service_id)
 
 
@@ -836,4 +866,3 @@ def _estimate_minutes(typical_seconds: float | None, position: int | None) -> in
     if typical_seconds is None or position is None:
         return None
     return max(1, round(typical_seconds * position / 60))
-

@@ -1,8 +1,8 @@
-"""inbox core: services, clients, conversations, messages, audit
+"""inbox core
 
-Revision ID: 37c193778e75
+Revision ID: 476d502a78fd
 Revises: 
-Create Date: 2026-11-23 13:42:43.845465
+Create Date: 2026-11-23 14:04:05.726485
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '37c193778e75'
+revision = '476d502a78fd'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -66,6 +66,7 @@ def upgrade():
     sa.Column('closed_at', sa.DateTime(), nullable=True),
     sa.Column('last_message_at', sa.DateTime(), nullable=True),
     sa.Column('visitor_left_at', sa.DateTime(), nullable=True),
+    sa.Column('visitor_seen_at', sa.DateTime(), nullable=True),
     sa.Column('abandoned', sa.Boolean(), nullable=False),
     sa.Column('summary', sa.Text(), nullable=True),
     sa.Column('last_seq', sa.Integer(), nullable=False),

@@ -1,0 +1,848 @@
+// The staff inbox: a live list of conversations and the one that is open.
+import { io } from "../vendor/socket.io.esm.min.js";
+import {
+  Outbox,
+  clock,
+  element,
+  format,
+  insertBySeq,
+  readJson,
+  renderBody,
+  storage,
+  uuid,
+} from "./common.js";
+
+const T = readJson("i18n");
+const $ = (id) => document.getElementById(id);
+const root = $("main");
+const me = Number(root.dataset.me);
+const lang = document.documentElement.lang;
+const DEFAULT_STATES = ["queued", "active", "wrap_up"];
+const KEY_SOUND = "helpline.inbox.sound";
+
+const ui = {
+  connection: $("connection"),
+  signedOut: $("signed-out"),
+  notices: $("notices"),
+  sound: $("sound"),
+  filters: $("filters"),
+  list: $("list"),
+  listEmpty: $("list-empty"),
+  placeholder: $("placeholder"),
+  conv: $("conv"),
+  title: $("conv-title"),
+  meta: $("conv-meta"),
+  claim: $("claim"),
+  transferBox: $("transfer-box"),
+  transferTo: $("transfer-to"),
+  transfer: $("transfer"),
+  end: $("end"),
+  messages: $("messages"),
+  typing: $("typing"),
+  closeForm: $("close-form"),
+  summary: $("summary"),
+  composer: $("composer"),
+  body: $("body"),
+  bodyLabel: $("body-label"),
+  note: $("note"),
+  hint: $("composer-hint"),
+  send: $("send"),
+  history: $("history"),
+  historyEmpty: $("history-empty"),
+};
+
+const rows = new Map(); // conversation id -> summary row shown in the list
+const rowEls = new Map(); // conversation id -> <li>
+const outboxes = new Map(); // conversation id -> Outbox of that conversation's unsent messages
+const drafts = new Map(); // conversation id -> unsent text in the composer
+let filters = readFilters();
+let current = null; // the opened conversation
+let signedOut = false;
+
+// --- small helpers -------------------------------------------------------------------------
+
+function notice(text, action) {
+  const item = element("div", "notice-item");
+  item.append(element("span", "", text));
+  if (action) {
+    const go = element("button", "button button--small", action.label);
+    go.type = "button";
+    go.addEventListener("click", () => {
+      action.run();
+      item.remove();
+    });
+    item.append(go);
+  }
+  const close = element("button", "notice-item__close", "×");
+  close.type = "button";
+  close.setAttribute("aria-label", "Dismiss");
+  close.addEventListener("click", () => item.remove());
+  item.append(close);
+  ui.notices.append(item);
+  setTimeout(() => item.remove(), 12000);
+}
+
+function refused(ack) {
+  const error = (ack && ack.error) || {};
+  if (error.code === "unauthorized") {
+    showSignedOut();
+    return;
+  }
+  notice(error.message || T.error_timeout);
+}
+
+function showSignedOut() {
+  signedOut = true;
+  ui.signedOut.hidden = false;
+  ui.connection.textContent = "";
+  ui.connection.className = "conn conn--offline";
+}
+
+function since(iso) {
+  return iso ? Date.now() - new Date(iso).getTime() : 0;
+}
+
+function stopwatch(ms) {
+  const total = Math.max(0, Math.floor(ms / 1000));
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = String(total % 60).padStart(2, "0");
+  return h ? `${h}:${String(m).padStart(2, "0")}:${s}` : `${m}:${s}`;
+}
+
+function ago(ms) {
+  const minutes = Math.max(0, Math.floor(ms / 60000));
+  if (minutes < 1) return "<1 min";
+  if (minutes < 60) return `${minutes} min`;
+  return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+}
+
+function timeText(row) {
+  if (row.state === "queued") return format(T.waiting_for, { time: stopwatch(since(row.waiting_since || row.created_at)) });
+  if (row.state === "closed") return clock(row.closed_at, lang);
+  return format(T.since, { time: ago(since(row.last_message_at || row.created_at)) });
+}
+
+// --- sound ------------------------------------------------------------------------------------
+
+let audio = null;
+let soundOn = storage.get(KEY_SOUND) === "on";
+ui.sound.checked = soundOn;
+
+function unlockAudio() {
+  if (!soundOn) return;
+  try {
+    audio = audio || new AudioContext();
+    if (audio.state === "suspended") audio.resume();
+  } catch {
+    audio = null;
+  }
+}
+
+function chime() {
+  if (!soundOn) return;
+  unlockAudio();
+  if (!audio) return;
+  const start = audio.currentTime + 0.01;
+  [660, 880].forEach((frequency, i) => {
+    const osc = audio.createOscillator();
+    const gain = audio.createGain();
+    const t = start + i * 0.18;
+    osc.type = "sine";
+    osc.frequency.value = frequency;
+    gain.gain.setValueAtTime(0.0001, t);
+    gain.gain.exponentialRampToValueAtTime(0.15, t + 0.02);
+    gain.gain.exponentialRampToValueAtTime(0.0001, t + 0.35);
+    osc.connect(gain).connect(audio.destination);
+    osc.start(t);
+    osc.stop(t + 0.4);
+  });
+}
+
+ui.sound.addEventListener("change", () => {
+  soundOn = ui.sound.checked;
+  storage.set(KEY_SOUND, soundOn ? "on" : "off");
+  if (soundOn) chime();
+});
+// Browsers only allow sound after the person has interacted with the page.
+document.addEventListener("pointerdown", unlockAudio, { once: true });
+document.addEventListener("keydown", unlockAudio, { once: true });
+
+// --- the list -------------------------------------------------------------------------------
+
+function readFilters() {
+  const form = new FormData(ui.filters);
+  return {
+    service: form.get("service") || "",
+    channel: form.get("channel") || "",
+    state: form.get("state") || "",
+    mine: form.get("mine") === "on",
+  };
+}
+
+function listPayload() {
+  const payload = {};
+  if (filters.service) payload.service = filters.service;
+  if (filters.channel) payload.channel = filters.channel;
+  if (filters.state) payload.states = [filters.state];
+  if (filters.mine) payload.mine = true;
+  return payload;
+}
+
+function matches(row) {
+  if (filters.service && row.service !== filters.service) return false;
+  if (filters.channel && row.channel !== filters.channel) return false;
+  if (!(filters.state ? [filters.state] : DEFAULT_STATES).includes(row.state)) return false;
+  if (filters.mine && !(row.assignee && row.assignee.id === me)) return false;
+  return true;
+}
+
+function compare(a, b) {
+  if (filters.state) {
+    return (b.created_at || "").localeCompare(a.created_at || "") || b.id - a.id;
+  }
+  const queued = (a.state !== "queued") - (b.state !== "queued");
+  if (queued) return queued;
+  const aw = a.waiting_since || "\uffff";
+  const bw = b.waiting_since || "\uffff";
+  return aw.localeCompare(bw) || b.id - a.id;
+}
+
+function badge(text, modifier) {
+  return element("span", `badge ${modifier ? `badge--${modifier}` : ""}`, text);
+}
+
+function fillRow(li, row) {
+  const button = li.firstElementChild;
+  button.className = `row row--${row.state}${current && current.id === row.id ? " row--current" : ""}`;
+  if (current && current.id === row.id) button.setAttribute("aria-current", "true");
+  else button.removeAttribute("aria-current");
+  const top = element("span", "row__top");
+  top.append(element("span", "row__service", row.service_name), badge(T[`state_${row.state}`] || row.state, row.state));
+  if (row.unread) top.append(badge(format(T.unread, { count: row.unread }), "unread"));
+  const middle = element("span", "row__middle");
+  const time = element("span", "row__time", timeText(row));
+  time.dataset.id = String(row.id);
+  middle.append(
+    element("span", "row__channel", T[`channel_${row.channel}`] || row.channel),
+    time,
+    element("span", "row__assignee", row.assignee ? row.assignee.name : T.unassigned),
+  );
+  const flags = element("span", "row__flags");
+  if (row.channel === "chat" && !row.visitor_present && row.state !== "closed") {
+    flags.append(badge(T.visitor_gone, "gone"));
+  }
+  if (row.earlier_conversations) {
+    const text = row.earlier_conversations === 1 ? T.earlier_one : format(T.earlier_many, { count: row.earlier_conversations });
+    flags.append(badge(text, "earlier"));
+  }
+  button.replaceChildren(top, middle);
+  if (flags.childElementCount) button.append(flags);
+}
+
+function renderList() {
+  const ordered = [...rows.values()].sort(compare);
+  const keep = new Set(ordered.map((r) => r.id));
+  for (const [id, li] of rowEls) {
+    if (!keep.has(id)) {
+      li.remove();
+      rowEls.delete(id);
+    }
+  }
+  let previous = null;
+  for (const row of ordered) {
+    let li = rowEls.get(row.id);
+    if (!li) {
+      li = element("li", "conv-list__item");
+      const button = element("button", "row");
+      button.type = "button";
+      button.addEventListener("click", () => openConversation(row.id));
+      li.append(button);
+      rowEls.set(row.id, li);
+    }
+    fillRow(li, row);
+    const expected = previous ? previous.nextElementSibling : ui.list.firstElementChild;
+    if (expected !== li) {
+      if (previous) previous.after(li);
+      else ui.list.prepend(li);
+    }
+    previous = li;
+  }
+  ui.listEmpty.hidden = ordered.length > 0;
+  updateTitle();
+}
+
+function updateTitle() {
+  let count = 0;
+  for (const row of rows.values()) {
+    if (row.state === "queued") count += 1;
+    else if (row.assignee && row.assignee.id === me) count += row.unread || 0;
+  }
+  document.title = count ? `(${count}) ${T.title}` : T.title;
+}
+
+let listAsked = 0;
+let liveDuringList = null;
+
+function requestList() {
+  const asked = ++listAsked;
+  liveDuringList = [];
+  socket.timeout(8000).emit("list", listPayload(), (err, ack) => {
+    if (asked !== listAsked) return;
+    if (err) {
+      if (socket.connected) setTimeout(requestList, 2000);
+      return;
+    }
+    const late = liveDuringList || [];
+    liveDuringList = null;
+    if (!ack.ok) {
+      refused(ack);
+      return;
+    }
+    rows.clear();
+    for (const row of ack.conversations) rows.set(row.id, row);
+    // Updates that crossed the list's answer on the wire are newer than it.
+    for (const row of late) place(row);
+    renderList();
+  });
+}
+
+function place(row) {
+  if (matches(row)) rows.set(row.id, row);
+  else rows.delete(row.id);
+}
+
+function upsert(row) {
+  if (!row || !row.id) return;
+  if (liveDuringList) liveDuringList.push(row);
+  place(row);
+  renderList();
+  if (current && current.id === row.id) {
+    current.summary = row;
+    renderHead();
+    markRead();
+  }
+}
+
+ui.filters.addEventListener("change", () => {
+  filters = readFilters();
+  rows.clear();
+  renderList();
+  requestList();
+});
+ui.filters.addEventListener("submit", (event) => event.preventDefault());
+
+setInterval(() => {
+  for (const el of ui.list.querySelectorAll(".row__time")) {
+    const row = rows.get(Number(el.dataset.id));
+    if (row) el.textContent = timeText(row);
+  }
+}, 1000);
+
+// --- the opened conversation --------------------------------------------------------------
+
+function mine(summary) {
+  return Boolean(summary && summary.assignee && summary.assignee.id === me);
+}
+
+function eventText(message) {
+  const template = T[`event_${message.event}`];
+  if (!template) return message.body;
+  return format(template, { name: message.author || "" });
+}
+
+function buildMessage(message) {
+  if (message.kind === "event") return element("p", "event", eventText(message));
+  const note = message.kind === "note";
+  const visitor = message.sender === "visitor";
+  const el = element("div", `msg ${visitor ? "msg--theirs" : "msg--mine"}${note ? " msg--note" : ""}`);
+  if (note) el.append(element("p", "msg__label", T.note_label));
+  const meta = element("p", "msg__meta");
+  meta.append(element("span", "msg__author", visitor ? T.visitor : message.author || T.you));
+  const time = element("time", "msg__time", clock(message.created_at, lang));
+  if (message.created_at) time.dateTime = message.created_at;
+  meta.append(" ", time);
+  const body = element("p", "msg__body");
+  const links = renderBody(body, message.body);
+  el.append(meta, body);
+  if (links) el.append(element("p", "msg__warning", T.link_warning));
+  if (!visitor) el.append(element("p", "msg__status"));
+  return el;
+}
+
+function setSendStatus(el, text, modifier = "") {
+  const status = el.querySelector(".msg__status");
+  if (status) status.textContent = text;
+  el.classList.toggle("msg--pending", modifier === "pending");
+  el.classList.toggle("msg--failed", modifier === "failed");
+}
+
+function nearBottom() {
+  const s = ui.messages;
+  return s.scrollHeight - s.scrollTop - s.clientHeight < 160;
+}
+
+function addMessage(message) {
+  const c = current;
+  if (!c || !message || message.conversation_id !== c.id || !message.seq) return;
+  const pending = message.client_msg_id && c.pendingEls.get(message.client_msg_id);
+  if (c.bySeq.has(message.seq)) {
+    if (pending) {
+      pending.remove();
+      c.pendingEls.delete(message.client_msg_id);
+    }
+    return;
+  }
+  const follow = nearBottom();
+  let el;
+  if (pending) {
+    el = pending;
+    c.pendingEls.delete(message.client_msg_id);
+    el.remove();
+  } else {
+    el = buildMessage(message);
+  }
+  if (message.sender === "counsellor") {
+    if (message.kind === "note") setSendStatus(el, "");
+    else setSendStatus(el, message.seq <= c.visitorReadSeq ? T.read : T.sent);
+  }
+  el.dataset.seq = String(message.seq);
+  insertBySeq(ui.messages, el, message.seq);
+  c.bySeq.set(message.seq, el);
+  c.highestSeq = Math.max(c.highestSeq, message.seq);
+  if (message.sender === "visitor") {
+    c.highestVisitorSeq = Math.max(c.highestVisitorSeq, message.seq);
+    hideTyping();
+  }
+  markRead();
+  if (follow || message.sender !== "visitor") ui.messages.scrollTop = ui.messages.scrollHeight;
+}
+
+function showPending(item) {
+  const el = buildMessage({
+    sender: "counsellor",
+    kind: item.note ? "note" : "text",
+    body: item.body,
+    author: root.dataset.meName,
+    created_at: item.created_at,
+  });
+  setSendStatus(el, T.sending, "pending");
+  current.pendingEls.set(item.client_msg_id, el);
+  ui.messages.append(el);
+  ui.messages.scrollTop = ui.messages.scrollHeight;
+}
+
+function updateReadMarks() {
+  const c = current;
+  for (const [seq, el] of c.bySeq) {
+    if (seq <= c.visitorReadSeq && el.classList.contains("msg--mine") && !el.classList.contains("msg--note")) {
+      setSendStatus(el, T.read);
+    }
+  }
+}
+
+function markRead() {
+  const c = current;
+  if (!c || document.visibilityState !== "visible" || !socket.connected || !mine(c.summary)) return;
+  if (c.highestVisitorSeq > c.lastReadSent) {
+    c.lastReadSent = c.highestVisitorSeq;
+    socket.emit("read", { conversation_id: c.id, seq: c.highestVisitorSeq });
+  }
+}
+
+document.addEventListener("visibilitychange", markRead);
+
+function renderHead() {
+  const s = current && current.summary;
+  if (!s) return;
+  ui.title.textContent = `${s.service_name} · ${T[`channel_${s.channel}`] || s.channel}`;
+  const meta = [badge(T[`state_${s.state}`] || s.state, s.state)];
+  meta.push(element("span", "", s.assignee ? format(T.with, { name: s.assignee.name }) : T.unassigned));
+  if (s.channel === "chat" && !s.visitor_present && s.state !== "closed") meta.push(badge(T.visitor_gone, "gone"));
+  if (s.earlier_conversations) {
+    meta.push(
+      badge(
+        s.earlier_conversations === 1 ? T.earlier_one : format(T.earlier_many, { count: s.earlier_conversations }),
+        "earlier",
+      ),
+    );
+  }
+  ui.meta.replaceChildren(...meta);
+
+  ui.claim.hidden = s.state !== "queued";
+  ui.end.hidden = !["queued", "active"].includes(s.state);
+  const transferable = s.state === "active";
+  if (transferable && ui.transferBox.hidden) loadColleagues();
+  ui.transferBox.hidden = !transferable;
+  ui.closeForm.hidden = s.state !== "wrap_up";
+
+  const canReply = s.state === "active" && mine(s);
+  if (!canReply) {
+    ui.note.checked = true;
+    current.noteForced = true;
+  } else if (current.noteForced) {
+    ui.note.checked = false;
+    current.noteForced = false;
+  }
+  ui.note.disabled = !canReply;
+  if (canReply) ui.hint.textContent = T_HINT;
+  else if (s.state === "queued") ui.hint.textContent = T.claim_to_reply;
+  else if (s.state === "active") ui.hint.textContent = T.not_yours;
+  else ui.hint.textContent = T.notes_only;
+  if (!["queued", "active"].includes(s.state)) hideTyping();
+  renderComposerMode();
+}
+
+const T_HINT = ui.hint.textContent;
+
+function renderComposerMode() {
+  const note = ui.note.checked;
+  ui.composer.classList.toggle("composer--note", note);
+  ui.bodyLabel.textContent = note ? T.note_label_short : T.reply_label;
+  ui.send.textContent = note ? T.add_note : T.send;
+}
+
+ui.note.addEventListener("change", () => {
+  if (!ui.note.checked) current.noteForced = false;
+  stopTyping();
+  renderComposerMode();
+});
+
+function openConversation(id) {
+  if (current && current.id === id) return;
+  if (current) {
+    drafts.set(current.id, ui.body.value);
+    stopTyping();
+    if (socket.connected) socket.emit("close_view", { conversation_id: current.id });
+  }
+  current = {
+    id,
+    summary: rows.get(id) || null,
+    bySeq: new Map(),
+    pendingEls: new Map(),
+    highestSeq: 0,
+    highestVisitorSeq: 0,
+    visitorReadSeq: 0,
+    lastReadSent: 0,
+    noteForced: false,
+    historyAsked: false,
+  };
+  ui.placeholder.hidden = true;
+  ui.conv.hidden = false;
+  ui.messages.replaceChildren();
+  ui.history.replaceChildren();
+  ui.historyEmpty.hidden = false;
+  ui.summary.value = "";
+  ui.body.value = drafts.get(id) || "";
+  hideTyping();
+  renderHead();
+  const box = outboxes.get(id);
+  if (box) for (const item of box.items) showPending(item);
+  renderList();
+  requestOpen();
+}
+
+function requestOpen() {
+  const c = current;
+  if (!c || !socket.connected) return;
+  socket.timeout(8000).emit("open", { conversation_id: c.id, since_seq: c.highestSeq }, (err, ack) => {
+    if (c !== current) return;
+    if (err) {
+      notice(T.error_timeout);
+      return;
+    }
+    if (!ack.ok) {
+      refused(ack);
+      return;
+    }
+    c.summary = ack.conversation;
+    if (rows.has(c.id) || matches(ack.conversation)) upsert(ack.conversation);
+    renderHead();
+    for (const message of ack.messages) addMessage(message);
+    if ((ack.visitor_read_seq || 0) > c.visitorReadSeq) {
+      c.visitorReadSeq = ack.visitor_read_seq;
+      updateReadMarks();
+    }
+    if (!c.historyAsked && ack.conversation.earlier_conversations > 0) loadHistory(c);
+    markRead();
+  });
+}
+
+function loadHistory(c) {
+  c.historyAsked = true;
+  socket.timeout(8000).emit("history", { conversation_id: c.id }, (err, ack) => {
+    if (c !== current || err) return;
+    if (!ack.ok) {
+      refused(ack);
+      return;
+    }
+    ui.history.replaceChildren();
+    for (const row of ack.conversations) {
+      const li = element("li");
+      const button = element("button", "history__item");
+      button.type = "button";
+      const when = new Date(row.created_at);
+      button.append(
+        element("span", "history__when", when.toLocaleDateString(lang, { day: "numeric", month: "short", year: "numeric" })),
+        element("span", "history__what", `${row.service_name} · ${T[`channel_${row.channel}`] || row.channel} · ${T[`state_${row.state}`] || row.state}`),
+      );
+      if (row.summary) button.append(element("span", "history__summary", row.summary));
+      button.addEventListener("click", () => openConversation(row.id));
+      li.append(button);
+      ui.history.append(li);
+    }
+    ui.historyEmpty.hidden = ack.conversations.length > 0;
+  });
+}
+
+// --- actions --------------------------------------------------------------------------------
+
+function act(event, payload, after) {
+  if (!socket.connected) {
+    notice(T.offline);
+    return;
+  }
+  socket.timeout(8000).emit(event, payload, (err, ack) => {
+    if (err) {
+      notice(T.error_timeout);
+      return;
+    }
+    if (!ack.ok) {
+      refused(ack);
+      return;
+    }
+    if (ack.conversation) upsert(ack.conversation);
+    if (after) after(ack);
+  });
+}
+
+ui.claim.addEventListener("click", () => {
+  act("claim", { conversation_id: current.id }, () => ui.body.focus());
+});
+
+ui.end.addEventListener("click", () => {
+  if (window.confirm(T.confirm_end)) act("end", { conversation_id: current.id });
+});
+
+ui.closeForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const summary = ui.summary.value.trim();
+  act("close", { conversation_id: current.id, summary: summary || null }, () => {
+    ui.summary.value = "";
+  });
+});
+
+function loadColleagues() {
+  if (!socket.connected) return;
+  socket.timeout(8000).emit("colleagues", {}, (err, ack) => {
+    if (err || !ack.ok) return;
+    const chosen = ui.transferTo.value;
+    const placeholder = new Option(T.choose, "", true, true);
+    placeholder.disabled = true;
+    const options = [placeholder, new Option(T.back_to_queue, "queue")];
+    const assignee = current && current.summary && current.summary.assignee;
+    for (const colleague of ack.colleagues) {
+      if (assignee && colleague.id === assignee.id) continue;
+      const full = colleague.active_chats >= colleague.max_chats;
+      const label = format(full ? T.colleague_full : T.colleague, {
+        name: colleague.name,
+        active: colleague.active_chats,
+        max: colleague.max_chats,
+      });
+      const option = new Option(label, String(colleague.id));
+      option.disabled = full;
+      options.push(option);
+    }
+    ui.transferTo.replaceChildren(...options);
+    if ([...ui.transferTo.options].some((o) => o.value === chosen && !o.disabled)) ui.transferTo.value = chosen;
+  });
+}
+
+ui.transferTo.addEventListener("focus", loadColleagues);
+ui.transfer.addEventListener("click", () => {
+  const value = ui.transferTo.value;
+  if (!value) return;
+  act("transfer", { conversation_id: current.id, to: value === "queue" ? null : Number(value) }, () =>
+    loadColleagues(),
+  );
+});
+
+// --- sending ----------------------------------------------------------------------------------
+
+function outboxFor(id) {
+  let box = outboxes.get(id);
+  if (!box) {
+    box = new Outbox({
+      socket,
+      event: "message",
+      payload: (item) => ({
+        conversation_id: item.conversation_id,
+        client_msg_id: item.client_msg_id,
+        body: item.body,
+        note: item.note,
+      }),
+      decide: (item, ack) => decide(item, ack),
+    });
+    outboxes.set(id, box);
+  }
+  return box;
+}
+
+function failPending(item) {
+  if (!current || current.id !== item.conversation_id) return;
+  const el = current.pendingEls.get(item.client_msg_id);
+  if (el) setSendStatus(el, T.failed, "failed");
+  current.pendingEls.delete(item.client_msg_id);
+}
+
+function decide(item, ack) {
+  if (ack.ok) {
+    addMessage(ack.message);
+    return "done";
+  }
+  const code = ack.error && ack.error.code;
+  if (code === "unauthorized") {
+    showSignedOut();
+    return 10000;
+  }
+  if (code === "server_error") return 3000;
+  failPending(item);
+  if (code === "invalid" && ack.error.fields && ack.error.fields.body) {
+    notice(ack.error.fields.body.join(" "));
+  } else {
+    notice(ack.error ? ack.error.message : T.error_timeout);
+  }
+  return "drop";
+}
+
+function send() {
+  if (!current) return;
+  const text = ui.body.value.trim();
+  if (!text) return;
+  const item = {
+    conversation_id: current.id,
+    client_msg_id: uuid(),
+    body: text,
+    note: ui.note.checked,
+    created_at: new Date().toISOString(),
+  };
+  ui.body.value = "";
+  drafts.delete(current.id);
+  stopTyping();
+  showPending(item);
+  outboxFor(current.id).add(item);
+}
+
+ui.composer.addEventListener("submit", (event) => {
+  event.preventDefault();
+  send();
+});
+ui.body.addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+    event.preventDefault();
+    send();
+  }
+});
+
+let typingOn = false;
+let typingSentAt = 0;
+let typingIdle = null;
+
+function noteTyping() {
+  // Never tell the visitor about a private note being written.
+  if (!current || ui.note.checked || !mine(current.summary) || !socket.connected) return;
+  if (!ui.body.value.trim()) {
+    stopTyping();
+    return;
+  }
+  const now = Date.now();
+  if (!typingOn || now - typingSentAt >= 2000) {
+    socket.emit("typing", { conversation_id: current.id, typing: true });
+    typingOn = true;
+    typingSentAt = now;
+  }
+  clearTimeout(typingIdle);
+  typingIdle = setTimeout(stopTyping, 3000);
+}
+
+function stopTyping() {
+  clearTimeout(typingIdle);
+  if (typingOn && current && socket.connected) {
+    socket.emit("typing", { conversation_id: current.id, typing: false });
+  }
+  typingOn = false;
+}
+
+ui.body.addEventListener("input", noteTyping);
+ui.body.addEventListener("blur", stopTyping);
+
+let typingHide = null;
+function showTyping() {
+  ui.typing.hidden = false;
+  clearTimeout(typingHide);
+  typingHide = setTimeout(hideTyping, 8000);
+}
+function hideTyping() {
+  clearTimeout(typingHide);
+  ui.typing.hidden = true;
+}
+
+window.addEventListener("beforeunload", (event) => {
+  if ([...outboxes.values()].some((box) => box.items.length)) event.preventDefault();
+});
+
+// --- the socket -------------------------------------------------------------------------------
+
+const socket = io("/inbox");
+
+socket.on("connect", () => {
+  signedOut = false;
+  ui.signedOut.hidden = true;
+  ui.connection.textContent = T.connected;
+  ui.connection.className = "conn conn--online";
+  requestList();
+  requestOpen();
+  for (const box of outboxes.values()) box.restart();
+});
+
+socket.on("disconnect", (reason) => {
+  ui.connection.textContent = T.offline;
+  ui.connection.className = "conn conn--offline";
+  hideTyping();
+  typingOn = false;
+  if (reason === "io server disconnect") socket.connect();
+});
+
+socket.on("connect_error", () => {
+  // A refused connection is not retried by the client: the session is gone.
+  if (!socket.active) showSignedOut();
+  else if (!signedOut) {
+    ui.connection.textContent = T.offline;
+    ui.connection.className = "conn conn--offline";
+  }
+});
+
+socket.on("conversation", upsert);
+
+socket.on("new_conversation", (info) => {
+  if (!filters.service || filters.service === info.service) chime();
+});
+
+socket.on("assigned", ({ conversation_id: id, by }) => {
+  chime();
+  notice(format(T.assigned, { by }), { label: T.open, run: () => openConversation(id) });
+});
+
+socket.on("message", addMessage);
+
+socket.on("typing", ({ conversation_id: id, typing }) => {
+  if (!current || current.id !== id) return;
+  if (typing) showTyping();
+  else hideTyping();
+});
+
+socket.on("read", ({ conversation_id: id, seq }) => {
+  if (!current || current.id !== id || seq <= current.visitorReadSeq) return;
+  current.visitorReadSeq = seq;
+  updateReadMarks();
+});

@@ -1,0 +1,101 @@
+"""Staff sign in with e-mail and password; the inbox is closed to everyone else."""
+
+from helpline.extensions import db
+from tests import factories
+
+
+def test_counsellor_signs_in_and_reaches_the_inbox(app, client):
+    user = factories.staff_user("Anna")
+
+    response = client.post("/login", data={"email": user.email, "password": factories.PASSWORD})
+
+    assert response.status_code == 302 and response.headers["Location"].endswith("/inbox")
+    assert client.get("/inbox").status_code == 200
+
+
+def test_wrong_password_is_refused_without_saying_which_part_was_wrong(app, client):
+    user = factories.staff_user("Anna")
+
+    wrong_password = client.post("/login", data={"email": user.email, "password": "nope"})
+    wrong_email = client.post("/login", data={"email": "x@example.org", "password": "nope"})
+
+    assert wrong_password.status_code == wrong_email.status_code == 422
+    assert "Wrong e-mail address or password." in wrong_password.get_data(as_text=True)
+    assert client.get("/inbox").status_code == 302
+
+
+def test_inbox_requires_sign_in(app, client):
+    response = client.get("/inbox")
+
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_deactivated_account_cannot_sign_in(app, client):
+    user = factories.staff_user("Anna")
+    user.active = False
+    db.session.commit()
+
+    response = client.post("/login", data={"email": user.email, "password": factories.PASSWORD})
+
+    assert response.status_code == 422
+
+
+def test_signing_out_ends_every_session_of_that_person(app):
+    user = factories.staff_user("Anna")
+    laptop, phone = app.test_client(), app.test_client()
+    for device in (laptop, phone):
+        device.post("/login", data={"email": user.email, "password": factories.PASSWORD})
+
+    laptop.post("/logout")
+
+    assert phone.get("/inbox").status_code == 302
+
+
+def test_repeated_wrong_passwords_are_slowed_down(app, client):
+    app.config["LOGIN_RATE_LIMIT"] = "3 per minute"
+    user = factories.staff_user("Anna")
+
+    codes = [
+        client.post("/login", data={"email": user.email, "password": "guess"}).status_code
+        for _ in range(4)
+    ]
+
+    assert codes == [422, 422, 422, 429]
+
+
+def test_login_form_needs_its_csrf_token(database_url_for_tests):
+    from helpline import create_app
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url_for_tests, "SECRET_KEY": "t"})
+    client = app.test_client()
+
+    response = client.post("/login", data={"email": "a@example.org", "password": "x"})
+
+    assert response.status_code == 400
+    assert "expired" in response.get_data(as_text=True)
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_malformed_login_input_is_a_readable_error_not_a_crash(app, client):
+    response = client.post("/login", data={"email": "not-an-address", "password": ""})
+
+    assert response.status_code == 422
+    assert "email" in response.get_data(as_text=True).lower()
+
+
+def test_passwords_are_stored_as_argon2_hashes(app):
+    user = factories.staff_user("Anna")
+
+    assert user.password_hash.startswith("$argon2id$")
+    assert factories.PASSWORD not in user.password_hash
+    assert user.check_password(factories.PASSWORD) and not user.check_password("other")
+
+
+def test_demo_seed_prints_credentials_and_can_run_twice(app, runner):
+    first = runner.invoke(args=["seed", "--demo"])
+    second = runner.invoke(args=["seed", "--demo"])
+
+    assert first.exit_code == second.exit_code == 0
+    assert "counsellor@example.org / demo-counsellor" in first.output
+    assert "supervisor@example.org / demo-supervisor" in second.output

@@ -1,0 +1,189 @@
+"""The visitor's chat page and the staff inbox, in real browsers against a real server."""
+
+import subprocess
+import uuid
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service as ChromeService
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
+
+from tests.servers import BIN, ROOT, Server, flask_command
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+WAIT = 20
+NOTE = "Interne notitie: maakt zich grote zorgen"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    name = f"browser-{uuid.uuid4().hex[:12]}"
+    database = tmp_path_factory.mktemp(name) / "helpline.db"
+    env = {
+        "DATABASE_URL": f"sqlite:///{database}",
+        "SECRET_KEY": "test",
+        "SOCKETIO_CHANNEL": name,
+        "REDIS_URL": "",
+    }
+    # The Dutch pages need the compiled catalogue (the .mo is not in git).
+    subprocess.run(
+        [str(BIN / "pybabel"), "-q", "compile", "-d", "translations"], cwd=ROOT, check=True
+    )
+    flask_command(["db", "upgrade"], env)
+    flask_command(["seed", "--demo"], env)
+    flask_command(["service", "hours", "helpwanted", "always"], env)
+    flask_command(["service", "hours", "stopitnow", "never"], env)
+    with Server(env) as running:
+        yield running
+    database.unlink(missing_ok=True)
+
+
+@pytest.fixture
+def open_browser(tmp_path):
+    """Start a fresh headless Chromium, each with its own profile (no shared storage)."""
+    started = []
+
+    def start(width: int = 1200, height: int = 900) -> webdriver.Chrome:
+        options = webdriver.ChromeOptions()
+        options.binary_location = CHROMIUM
+        for argument in (
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--window-size={width},{height}",
+            f"--user-data-dir={tmp_path / f'profile-{len(started)}'}",
+        ):
+            options.add_argument(argument)
+        driver = webdriver.Chrome(
+            service=ChromeService(executable_path=CHROMEDRIVER), options=options
+        )
+        started.append(driver)
+        return driver
+
+    yield start
+    for driver in started:
+        driver.quit()
+
+
+def wait(driver, condition, message: str = ""):
+    return WebDriverWait(driver, WAIT).until(condition, message)
+
+
+def text_of(driver, selector: str) -> str:
+    return driver.find_element(By.CSS_SELECTOR, selector).text
+
+
+def bodies(driver) -> list[str]:
+    return [el.text for el in driver.find_elements(By.CSS_SELECTOR, "#messages .msg__body")]
+
+
+def has_body(text: str):
+    return lambda driver: text in bodies(driver)
+
+
+def send(driver, text: str) -> None:
+    box = driver.find_element(By.ID, "body")
+    box.send_keys(text)
+    box.send_keys(Keys.ENTER)
+
+
+def sign_in(driver, url: str) -> None:
+    driver.get(url + "/inbox")
+    wait(driver, EC.presence_of_element_located((By.ID, "email")), "no login form")
+    driver.find_element(By.ID, "email").send_keys("counsellor@example.org")
+    driver.find_element(By.ID, "password").send_keys("demo-counsellor")
+    driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    wait(driver, EC.text_to_be_present_in_element((By.ID, "connection"), "Connected"))
+
+
+def test_visitor_and_counsellor_chat_with_html_as_text_notes_hidden_and_history_kept(
+    server, open_browser
+):
+    visitor = open_browser(420, 860)
+    visitor.get(server.url + "/chat/helpwanted")
+    assert visitor.find_element(By.TAG_NAME, "html").get_attribute("lang") == "nl"
+    intro = text_of(visitor, ".intro")
+    assert "Deze chat is anoniem." in intro
+    assert "Stuur nooit foto's of filmpjes" in intro
+
+    send(visitor, "Hallo <b>hulp</b>")
+    wait(
+        visitor,
+        EC.text_to_be_present_in_element((By.CSS_SELECTOR, ".msg--mine .msg__status"), "Verzonden"),
+        "the visitor's message was not acknowledged",
+    )
+    wait(visitor, EC.text_to_be_present_in_element((By.ID, "status"), "wachtrij"))
+
+    counsellor = open_browser()
+    sign_in(counsellor, server.url)
+    row = wait(
+        counsellor,
+        EC.element_to_be_clickable((By.CSS_SELECTOR, "#list .row--queued")),
+        "the waiting chat is not in the inbox list",
+    )
+    assert "Helpwanted" in row.text
+    row.click()
+    wait(counsellor, has_body("Hallo <b>hulp</b>"), "the visitor's message is not shown")
+    assert not counsellor.find_elements(By.CSS_SELECTOR, "#messages b")
+
+    wait(counsellor, EC.element_to_be_clickable((By.ID, "claim"))).click()
+    wait(counsellor, EC.text_to_be_present_in_element((By.ID, "conv-meta"), "Active"))
+    wait(counsellor, lambda d: not d.find_element(By.ID, "note").is_selected())
+    send(counsellor, "Hoi, ik ben Anna")
+    wait(counsellor, has_body("Hoi, ik ben Anna"))
+
+    wait(visitor, has_body("Hoi, ik ben Anna"), "the counsellor's reply did not arrive")
+    wait(visitor, EC.text_to_be_present_in_element((By.ID, "status"), "Je praat met Anna"))
+    assert "Anna" in text_of(visitor, ".msg--theirs .msg__author")
+    assert "Hallo <b>hulp</b>" in bodies(visitor)
+    assert not visitor.find_elements(By.CSS_SELECTOR, "#messages b")
+
+    counsellor.find_element(By.ID, "note").click()
+    send(counsellor, NOTE)
+    note = wait(
+        counsellor,
+        EC.visibility_of_element_located((By.CSS_SELECTOR, "#messages .msg--note")),
+    )
+    assert "never shown to the visitor" in note.text
+    wait(counsellor, lambda d: "Sending" not in note.text, "the note was not acknowledged")
+    counsellor.find_element(By.ID, "note").click()
+    send(counsellor, "Tips staan op https://www.helpwanted.nl/tips")
+
+    # Messages arrive in order: once the later reply is there, the note would have been too.
+    wait(visitor, has_body("Tips staan op https://www.helpwanted.nl/tips"))
+    assert NOTE not in visitor.page_source
+    assert "Links worden niet geopend" in visitor.find_element(By.ID, "messages").text
+    assert not visitor.find_elements(By.CSS_SELECTOR, "#messages a")
+
+    visitor.refresh()
+    wait(visitor, has_body("Hoi, ik ben Anna"), "the history is gone after a reload")
+    assert bodies(visitor)[0] == "Hallo <b>hulp</b>"
+    wait(visitor, EC.text_to_be_present_in_element((By.ID, "status"), "Je praat met Anna"))
+    assert NOTE not in visitor.page_source
+
+
+def test_closed_service_offers_the_contact_form_and_an_english_page(server, open_browser):
+    visitor = open_browser()
+    visitor.get(server.url + "/chat/stopitnow")
+    closed = wait(visitor, EC.visibility_of_element_located((By.ID, "closed-panel")))
+    assert "De chat is nu gesloten." in closed.text
+    form_link = closed.find_element(By.CSS_SELECTOR, "a[href^='/form/stopitnow']")
+    assert form_link.text == "Naar het contactformulier"
+    assert not visitor.find_element(By.ID, "composer").is_displayed()
+
+    visitor.find_element(By.CSS_SELECTOR, ".lang-link").click()
+    wait(visitor, EC.text_to_be_present_in_element((By.ID, "closed-panel"), "closed right now"))
+    assert visitor.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en"
+    assert "This chat is anonymous." in text_of(visitor, ".intro")
+    english_form = visitor.find_element(By.CSS_SELECTOR, "#closed-panel a")
+    assert english_form.get_attribute("href").endswith("/form/stopitnow?lang=en")
+    assert not visitor.find_element(By.ID, "composer").is_displayed()
