@@ -81,11 +81,18 @@ def register_extensions(app: Flask) -> None:
     from helpline.chat import events as chat_events  # noqa: F401
     from helpline.inbox import events as inbox_events  # noqa: F401
 
+    if app.config["REDIS_URL"]:
+        queue = {
+            "message_queue": app.config["REDIS_URL"],
+            "channel": app.config["SOCKETIO_CHANNEL"],
+        }
+    else:
+        # Explicitly none: Flask-SocketIO would otherwise keep the queue of an earlier app.
+        queue = {"message_queue": None, "client_manager": None}
     socketio.init_app(
         app,
         async_mode=app.config["SOCKETIO_ASYNC_MODE"],
-        message_queue=app.config["REDIS_URL"],
-        channel=app.config["SOCKETIO_CHANNEL"],
+        **queue,
         cors_allowed_origins=app.config["SOCKETIO_ORIGINS"] or None,
         logger=False,
         engineio_logger=False,

@@ -1,0 +1,168 @@
+"""Two real server processes share events through Redis: visitor on one, counsellor on the other.
+
+Real gunicorn processes, real PostgreSQL, real Redis, real python-socketio clients.
+"""
+
+import re
+import secrets
+import threading
+import time
+import uuid
+
+import pytest
+import requests
+import socketio
+
+from tests import factories
+from tests.servers import Server
+
+AGENT = "Mozilla/5.0 (IntegrationPhone; Agent-9c1e)"
+FORWARDED = "198.51.100.23"
+
+
+class Peer:
+    """A python-socketio client that records every event it receives."""
+
+    def __init__(self, url: str, namespace: str, headers: dict | None = None):
+        self.namespace = namespace
+        self.events: list[tuple[str, dict]] = []
+        self.changed = threading.Condition()
+        self.sio = socketio.Client(reconnection=False)
+        self.sio.on("*", self._record, namespace=namespace)
+        self.sio.connect(
+            url, namespaces=[namespace], headers=headers or {}, transports=["websocket"]
+        )
+
+    def _record(self, event, payload=None):
+        with self.changed:
+            self.events.append((event, payload))
+            self.changed.notify_all()
+
+    def call(self, event: str, payload: dict) -> dict:
+        return self.sio.call(event, payload, namespace=self.namespace, timeout=10)
+
+    def wait_for(self, predicate, timeout: float = 10):
+        deadline = time.monotonic() + timeout
+        with self.changed:
+            while True:
+                found = [p for e, p in self.events if predicate(e, p)]
+                if found:
+                    return found
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(f"timed out; received {self.events}")
+                self.changed.wait(remaining)
+
+    def texts(self, sender: str) -> list[str]:
+        return [
+            p["body"]
+            for e, p in self.events
+            if e == "message" and p["kind"] == "text" and p["sender"] == sender
+        ]
+
+    def close(self):
+        self.sio.disconnect()
+
+
+def sign_in(url: str, email: str) -> str:
+    session = requests.Session()
+    page = session.get(f"{url}/login").text
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page) or re.search(
+        r'value="([^"]+)"[^>]*name="csrf_token"', page
+    )
+    response = session.post(
+        f"{url}/login",
+        data={"email": email, "password": factories.PASSWORD, "csrf_token": token.group(1)},
+        allow_redirects=False,
+    )
+    assert response.status_code == 302, response.text
+    return "; ".join(f"{c.name}={c.value}" for c in session.cookies)
+
+
+@pytest.fixture
+def servers(app, database_url_for_tests, redis_url):
+    env = {
+        "DATABASE_URL": database_url_for_tests,
+        "REDIS_URL": redis_url,
+        "SOCKETIO_CHANNEL": f"two-servers-{uuid.uuid4().hex}",
+        "SECRET_KEY": "two-servers-secret",
+        "ACCESS_LOG": "-",
+    }
+    first, second = Server(env), Server(env)
+    try:
+        first.start()
+        second.start()
+        yield first, second
+    finally:
+        first.stop()
+        second.stop()
+
+
+@pytest.mark.parametrize("database_url_for_tests", ["postgresql"], indirect=True)
+def test_visitor_and_counsellor_on_different_servers_chat_and_survive_cut_connections(app, servers):
+    one, two = servers
+    anna = factories.staff_user("Anna")
+    cookie = sign_in(two.url, anna.email)
+    browser = secrets.token_urlsafe(32)
+    visitor_headers = {"User-Agent": AGENT, "X-Forwarded-For": FORWARDED}
+
+    assert requests.get(f"{one.url}/chat/helpwanted", headers=visitor_headers, timeout=10).ok
+    visitor = Peer(one.url, "/chat", visitor_headers)
+    counsellor = Peer(two.url, "/inbox", {"Cookie": cookie, "User-Agent": AGENT})
+    opened = visitor.call(
+        "message",
+        {"service": "helpwanted", "visitor": browser, "client_msg_id": "v-first-1", "body": "Help"},
+    )
+    assert opened["ok"], opened
+    token = opened["token"]
+
+    new = counsellor.wait_for(lambda e, p: e == "new_conversation")[0]
+    assert counsellor.call("claim", {"conversation_id": new["id"]})["ok"]
+    counsellor.call("open", {"conversation_id": new["id"]})
+    reply = counsellor.call(
+        "message", {"conversation_id": new["id"], "client_msg_id": "c-reply-1", "body": "Hoi!"}
+    )
+    assert reply["ok"]
+    visitor.wait_for(lambda e, p: e == "message" and p["body"] == "Hoi!")
+    visitor.call("message", {"token": token, "client_msg_id": "v-second-1", "body": "Dank je"})
+    counsellor.wait_for(lambda e, p: e == "message" and p["body"] == "Dank je")
+
+    # The visitor's connection drops; the counsellor writes on; the visitor comes back on the
+    # other server and receives exactly what was missed, in order.
+    last_seen = max(p["seq"] for e, p in visitor.events if e == "message")
+    visitor.close()
+    for i, body in enumerate(["Ben je er nog?", "Neem je tijd."]):
+        counsellor.call(
+            "message", {"conversation_id": new["id"], "client_msg_id": f"c-miss-{i}x", "body": body}
+        )
+    counsellor.call(
+        "message",
+        {"conversation_id": new["id"], "client_msg_id": "c-note-1", "body": "geheim", "note": True},
+    )
+    visitor = Peer(two.url, "/chat", visitor_headers)
+    resumed = visitor.call("resume", {"token": token, "last_seq": last_seen})
+    assert [m["body"] for m in resumed["messages"]] == ["Ben je er nog?", "Neem je tijd."]
+
+    # Now the counsellor's connection drops and comes back on the first server.
+    last_staff = max(p["seq"] for e, p in counsellor.events if e == "message")
+    counsellor.close()
+    for i, body in enumerate(["Ik ben er", "Nog een vraag"]):
+        visitor.call("message", {"token": token, "client_msg_id": f"v-miss-{i}x", "body": body})
+    counsellor = Peer(one.url, "/inbox", {"Cookie": cookie})
+    missed = counsellor.call("open", {"conversation_id": new["id"], "since_seq": last_staff})
+    assert [m["body"] for m in missed["messages"]] == ["Ik ben er", "Nog een vraag"]
+    # And live traffic flows again across the two servers.
+    counsellor.call(
+        "message",
+        {"conversation_id": new["id"], "client_msg_id": "c-after-1", "body": "Welkom terug"},
+    )
+    visitor.wait_for(lambda e, p: e == "message" and p["body"] == "Welkom terug")
+    assert "geheim" not in visitor.texts("counsellor")
+    visitor.close()
+    counsellor.close()
+
+    # Neither server's request log shows who the visitor is.
+    logs = one.log() + two.log()
+    assert "GET /chat/helpwanted 200" in logs  # the access log is on
+    for secret in ("127.0.0.1 -", FORWARDED, "Agent-9c1e"):
+        assert secret not in logs
