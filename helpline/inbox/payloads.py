@@ -5,22 +5,14 @@ from helpline.timeutil import iso
 
 
 def message_payload(message: Message, conversation: Conversation) -> dict:
-    """A message as both visitor and staff see it (staff additionally see notes)."""
-    return {
-        "conversation_id": conversation.id,
-        "seq": message.seq,
-        "client_msg_id": message.client_msg_id,
-        "sender": message.sender,
-        "kind": message.kind,
-        "event": message.event,
-        "body": message.body,
-        "author": message.author.display_name if message.author else None,
-        "created_at": iso(message.created_at),
+    """A message as staff see it (staff also receive private notes)."""
+    return {"conversation_id": conversation.id, **visitor_message_payload(message)} | {
+        "client_msg_id": message.client_msg_id
     }
 
 
 def visitor_message_payload(message: Message) -> dict:
-    """A message for the visitor: no internal ids."""
+    """A message for the visitor: no internal ids, and only their own client_msg_id."""
     return {
         "seq": message.seq,
         "client_msg_id": message.client_msg_id if message.sender == "visitor" else None,
