@@ -3,16 +3,20 @@ import { io } from "../vendor/socket.io.esm.min.js";
 import "./exit.js";
 import {
   Outbox,
-  clock,
   element,
   format,
   insertBySeq,
+  messageElement,
+  nearBottom,
   randomToken,
   readJson,
-  renderBody,
+  scrollDown,
+  setSendStatus,
+  stampTime,
   storage,
   textLength,
   uuid,
+  wireComposer,
 } from "./common.js";
 
 const T = readJson("i18n");
@@ -114,39 +118,18 @@ function eventText(message) {
 function buildMessage(message) {
   if (message.kind === "event") return element("p", "event", eventText(message));
   const mine = message.sender === "visitor";
-  const el = element("div", `msg ${mine ? "msg--mine" : "msg--theirs"}`);
-  const meta = element("p", "msg__meta");
-  meta.append(element("span", "msg__author", mine ? T.you : message.author || T.counsellor));
-  const time = element("time", "msg__time", clock(message.created_at, lang));
-  if (message.created_at) time.dateTime = message.created_at;
-  meta.append(" ", time);
-  const body = element("p", "msg__body");
-  const links = renderBody(body, message.body);
-  el.append(meta, body);
-  if (links) el.append(element("p", "msg__warning", T.link_warning));
-  if (mine) el.append(element("p", "msg__status"));
-  return el;
-}
-
-function setSendStatus(el, text, modifier = "") {
-  const status = el.querySelector(".msg__status");
-  if (status) status.textContent = text;
-  el.classList.toggle("msg--pending", modifier === "pending");
-  el.classList.toggle("msg--failed", modifier === "failed");
-}
-
-function nearBottom() {
-  const s = ui.scroll;
-  return s.scrollHeight - s.scrollTop - s.clientHeight < 160;
-}
-
-function scrollDown(force = false) {
-  if (force || nearBottom()) ui.scroll.scrollTop = ui.scroll.scrollHeight;
+  return messageElement(message, {
+    className: mine ? "msg--mine" : "msg--theirs",
+    author: mine ? T.you : message.author || T.counsellor,
+    lang,
+    linkWarning: T.link_warning,
+    status: mine,
+  });
 }
 
 function addMessage(message) {
   if (!message || !message.seq) return;
-  const follow = nearBottom();
+  const follow = nearBottom(ui.scroll);
   const pending = message.client_msg_id && pendingEls.get(message.client_msg_id);
   if (bySeq.has(message.seq)) {
     if (pending) {
@@ -161,10 +144,7 @@ function addMessage(message) {
     pendingEls.delete(message.client_msg_id);
     el.remove();
     const time = el.querySelector(".msg__time");
-    if (time && message.created_at) {
-      time.textContent = clock(message.created_at, lang);
-      time.dateTime = message.created_at;
-    }
+    if (time && message.created_at) stampTime(time, message.created_at, lang);
   } else {
     el = buildMessage(message);
   }
@@ -190,7 +170,7 @@ function addMessage(message) {
     }
   }
   markRead();
-  scrollDown(follow || message.sender === "visitor");
+  scrollDown(ui.scroll, follow || message.sender === "visitor");
 }
 
 function showPending(item, failed = false) {
@@ -199,7 +179,7 @@ function showPending(item, failed = false) {
   if (failed) setSendStatus(el, T.failed, "failed");
   pendingEls.set(item.client_msg_id, el);
   ui.messages.append(el);
-  scrollDown(true);
+  scrollDown(ui.scroll, true);
 }
 
 function failPending(item) {
@@ -320,7 +300,7 @@ function showTyping() {
   ui.typing.hidden = false;
   clearTimeout(typingHideTimer);
   typingHideTimer = setTimeout(hideTyping, 10000);
-  scrollDown();
+  scrollDown(ui.scroll);
 }
 function hideTyping() {
   clearTimeout(typingHideTimer);
@@ -510,16 +490,7 @@ function send() {
   ui.body.focus();
 }
 
-ui.composer.addEventListener("submit", (event) => {
-  event.preventDefault();
-  send();
-});
-ui.body.addEventListener("keydown", (event) => {
-  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
-    event.preventDefault();
-    send();
-  }
-});
+wireComposer(ui.composer, ui.body, send);
 ui.body.addEventListener("input", () => {
   updateCounter();
   noteTyping();

@@ -129,6 +129,64 @@ export function clock(iso, lang) {
   return date.toLocaleTimeString(lang, { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
 }
 
+/** Show an ISO timestamp in a <time> element: hours and minutes, the full value as dateTime. */
+export function stampTime(time, iso, lang) {
+  time.textContent = clock(iso, lang);
+  if (iso) time.dateTime = iso;
+}
+
+/**
+ * The element of a chat message: author and time, the text (links marked, never clickable),
+ * `linkWarning` under text with a link, and an empty status line when `status` is true.
+ * `label`, when given, comes first (e.g. that a message is a private note).
+ */
+export function messageElement(message, { className, author, lang, linkWarning, status = false, label }) {
+  const el = element("div", `msg ${className}`);
+  if (label !== undefined) el.append(element("p", "msg__label", label));
+  const meta = element("p", "msg__meta");
+  const time = element("time", "msg__time");
+  stampTime(time, message.created_at, lang);
+  meta.append(element("span", "msg__author", author), " ", time);
+  const body = element("p", "msg__body");
+  const links = renderBody(body, message.body);
+  el.append(meta, body);
+  if (links) el.append(element("p", "msg__warning", linkWarning));
+  if (status) el.append(element("p", "msg__status"));
+  return el;
+}
+
+/** Set the status line of a message of one's own; `modifier` "pending" or "failed" marks it. */
+export function setSendStatus(el, text, modifier = "") {
+  const status = el.querySelector(".msg__status");
+  if (status) status.textContent = text;
+  el.classList.toggle("msg--pending", modifier === "pending");
+  el.classList.toggle("msg--failed", modifier === "failed");
+}
+
+/** Whether the scrolling element `box` is at (or close to) its bottom. */
+export function nearBottom(box) {
+  return box.scrollHeight - box.scrollTop - box.clientHeight < 160;
+}
+
+/** Scroll `box` to its bottom: always when forced, else only if it is near the bottom already. */
+export function scrollDown(box, force = false) {
+  if (force || nearBottom(box)) box.scrollTop = box.scrollHeight;
+}
+
+/** Call `send` when the composer `form` is submitted or Enter (without Shift) is pressed in `box`. */
+export function wireComposer(form, box, send) {
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    send();
+  });
+  box.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      send();
+    }
+  });
+}
+
 /** Read a JSON data block (type="application/json": not executed, so allowed by the CSP). */
 export function readJson(id) {
   const el = document.getElementById(id);

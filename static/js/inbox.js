@@ -6,10 +6,14 @@ import {
   element,
   format,
   insertBySeq,
+  messageElement,
+  nearBottom,
   readJson,
-  renderBody,
+  scrollDown,
+  setSendStatus,
   storage,
   uuid,
+  wireComposer,
 } from "./common.js";
 
 const T = readJson("i18n");
@@ -355,31 +359,14 @@ function buildMessage(message) {
   if (message.kind === "event") return element("p", "event", eventText(message));
   const note = message.kind === "note";
   const visitor = message.sender === "visitor";
-  const el = element("div", `msg ${visitor ? "msg--theirs" : "msg--mine"}${note ? " msg--note" : ""}`);
-  if (note) el.append(element("p", "msg__label", T.note_label));
-  const meta = element("p", "msg__meta");
-  meta.append(element("span", "msg__author", visitor ? T.visitor : message.author || T.you));
-  const time = element("time", "msg__time", clock(message.created_at, lang));
-  if (message.created_at) time.dateTime = message.created_at;
-  meta.append(" ", time);
-  const body = element("p", "msg__body");
-  const links = renderBody(body, message.body);
-  el.append(meta, body);
-  if (links) el.append(element("p", "msg__warning", T.link_warning));
-  if (!visitor) el.append(element("p", "msg__status"));
-  return el;
-}
-
-function setSendStatus(el, text, modifier = "") {
-  const status = el.querySelector(".msg__status");
-  if (status) status.textContent = text;
-  el.classList.toggle("msg--pending", modifier === "pending");
-  el.classList.toggle("msg--failed", modifier === "failed");
-}
-
-function nearBottom() {
-  const s = ui.messages;
-  return s.scrollHeight - s.scrollTop - s.clientHeight < 160;
+  return messageElement(message, {
+    className: `${visitor ? "msg--theirs" : "msg--mine"}${note ? " msg--note" : ""}`,
+    label: note ? T.note_label : undefined,
+    author: visitor ? T.visitor : message.author || T.you,
+    lang,
+    linkWarning: T.link_warning,
+    status: !visitor,
+  });
 }
 
 function addMessage(message) {
@@ -393,7 +380,7 @@ function addMessage(message) {
     }
     return;
   }
-  const follow = nearBottom();
+  const follow = nearBottom(ui.messages);
   let el;
   if (pending) {
     el = pending;
@@ -415,7 +402,7 @@ function addMessage(message) {
     hideTyping();
   }
   markRead();
-  if (follow || message.sender !== "visitor") ui.messages.scrollTop = ui.messages.scrollHeight;
+  if (follow || message.sender !== "visitor") scrollDown(ui.messages, true);
 }
 
 function showPending(item) {
@@ -429,7 +416,7 @@ function showPending(item) {
   setSendStatus(el, T.sending, "pending");
   current.pendingEls.set(item.client_msg_id, el);
   ui.messages.append(el);
-  ui.messages.scrollTop = ui.messages.scrollHeight;
+  scrollDown(ui.messages, true);
 }
 
 function updateReadMarks() {
@@ -545,16 +532,9 @@ function openConversation(id) {
 function requestOpen() {
   const c = current;
   if (!c || !socket.connected) return;
-  socket.timeout(8000).emit("open", { conversation_id: c.id, since_seq: c.highestSeq }, (err, ack) => {
-    if (c !== current) return;
-    if (err) {
-      notice(T.error_timeout);
-      return;
-    }
-    if (!ack.ok) {
-      refused(ack);
-      return;
-    }
+  const payload = { conversation_id: c.id, since_seq: c.highestSeq };
+  const stale = () => c !== current;
+  ask("open", payload, stale, (ack) => {
     c.summary = ack.conversation;
     if (rows.has(c.id) || matches(ack.conversation)) upsert(ack.conversation);
     renderHead();
@@ -597,12 +577,14 @@ function loadHistory(c) {
 
 // --- actions --------------------------------------------------------------------------------
 
-function act(event, payload, after) {
-  if (!socket.connected) {
-    notice(T.offline);
-    return;
-  }
+/**
+ * Emit `event` and pass the answer to `done` if the server agreed; a timeout or a refusal is
+ * shown instead. Once `stale()` is true (e.g. another conversation was opened) the answer is
+ * ignored altogether.
+ */
+function ask(event, payload, stale, done) {
   socket.timeout(8000).emit(event, payload, (err, ack) => {
+    if (stale()) return;
     if (err) {
       notice(T.error_timeout);
       return;
@@ -611,6 +593,16 @@ function act(event, payload, after) {
       refused(ack);
       return;
     }
+    done(ack);
+  });
+}
+
+function act(event, payload, after) {
+  if (!socket.connected) {
+    notice(T.offline);
+    return;
+  }
+  ask(event, payload, () => false, (ack) => {
     if (ack.conversation) upsert(ack.conversation);
     if (after) after(ack);
   });
@@ -733,16 +725,7 @@ function send() {
   outboxFor(current.id).add(item);
 }
 
-ui.composer.addEventListener("submit", (event) => {
-  event.preventDefault();
-  send();
-});
-ui.body.addEventListener("keydown", (event) => {
-  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
-    event.preventDefault();
-    send();
-  }
-});
+wireComposer(ui.composer, ui.body, send);
 
 let typingOn = false;
 let typingSentAt = 0;
