@@ -57,7 +57,7 @@ def register_logging(app: Flask) -> None:
 
 def select_locale() -> str:
     """Visitors get Dutch unless they chose English; staff pages are English."""
-    if request.blueprint in ("auth", "inbox"):
+    if request.blueprint in ("auth", "inbox") or request.path.startswith("/inbox"):
         return "en"
     chosen = request.args.get("lang")
     return chosen if chosen in ("nl", "en") else "nl"
@@ -105,11 +105,13 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from helpline.auth.views import bp as auth_bp
     from helpline.chat.views import bp as chat_bp
+    from helpline.forms.views import bp as forms_bp
     from helpline.inbox.views import bp as inbox_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(chat_bp)
     app.register_blueprint(inbox_bp)
+    app.register_blueprint(forms_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -9,9 +9,11 @@ from helpline.extensions import db
 from helpline.inbox import hours
 from helpline.inbox.models import Service
 
+# slug, name, chat opening hours, chat offered, contact form
 SERVICES = [
-    ("helpwanted", "Helpwanted", "mon-fri 09:00-17:00"),
-    ("stopitnow", "Stop it Now!", "mon-fri 09:00-17:00"),
+    ("helpwanted", "Helpwanted", "mon-fri 09:00-17:00", True, "helpwanted"),
+    ("stopitnow", "Stop it Now!", "mon-fri 09:00-17:00", True, "stopitnow"),
+    ("report", "Meldpunt kindersekstoerisme", "never", False, "report"),
 ]
 DEMO_STAFF = [
     ("counsellor@example.org", "Anna", "counsellor", "demo-counsellor"),
@@ -21,9 +23,11 @@ DEMO_STAFF = [
 
 def seed_services() -> None:
     """Create the services that do not exist yet."""
-    for slug, name, opening in SERVICES:
+    for slug, name, opening, chat, form in SERVICES:
         if db.session.scalar(select(Service).where(Service.slug == slug)) is None:
-            db.session.add(Service(slug=slug, name=name, opening_hours=opening))
+            db.session.add(
+                Service(slug=slug, name=name, opening_hours=opening, chat_enabled=chat, form=form)
+            )
     db.session.commit()
 
 
@@ -49,7 +53,7 @@ def register(app: Flask) -> None:
     def seed(demo: bool) -> None:
         """Create the services (and demo accounts); safe to run again."""
         seed_services()
-        click.echo("Services: " + ", ".join(slug for slug, _, _ in SERVICES))
+        click.echo("Services: " + ", ".join(slug for slug, *_ in SERVICES))
         if demo:
             if current_app.config["HELPLINE_ENV"] == "production":
                 raise click.ClickException("Demo accounts are not created in production.")

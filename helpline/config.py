@@ -45,6 +45,22 @@ def from_environment(instance_path: str) -> dict:
         "VISITOR_SWEEP_SECONDS": int(env.get("VISITOR_SWEEP_SECONDS", "5")),
         # Messages a single visitor connection may send per minute.
         "VISITOR_MESSAGES_PER_MINUTE": int(env.get("VISITOR_MESSAGES_PER_MINUTE", "30")),
+        # Where people reach the site; used in e-mails and, behind a proxy, for signatures.
+        "PUBLIC_URL": env.get("PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/"),
+        # Fernet key for the few details kept encrypted; derived from SECRET_KEY when unset.
+        "ENCRYPTION_KEY": env.get("ENCRYPTION_KEY") or None,
+        "MAIL_SERVER": env.get("MAIL_SERVER", ""),
+        "MAIL_PORT": int(env.get("MAIL_PORT", "25")),
+        "MAIL_USE_TLS": env.get("MAIL_USE_TLS", "") == "1",
+        "MAIL_USERNAME": env.get("MAIL_USERNAME", ""),
+        "MAIL_PASSWORD": env.get("MAIL_PASSWORD", ""),
+        "MAIL_FROM": env.get("MAIL_FROM", "noreply@helpline.invalid"),
+        "FORM_RATE_LIMIT": env.get("FORM_RATE_LIMIT", "5 per 10 minutes"),
+        "REPLY_LOOKUP_RATE_LIMIT": env.get("REPLY_LOOKUP_RATE_LIMIT", "10 per hour"),
+        "REPLY_WRITE_RATE_LIMIT": env.get("REPLY_WRITE_RATE_LIMIT", "30 per hour"),
+        # A signed-in form reader may keep writing for this long without re-entering the secret.
+        "REPLY_SESSION_SECONDS": int(env.get("REPLY_SESSION_SECONDS", "3600")),
+        "MAX_CONTENT_LENGTH": 256 * 1024,
         "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "10 per minute"),
         "RATELIMIT_STORAGE_URI": env.get("REDIS_URL") or "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
@@ -54,12 +70,15 @@ def from_environment(instance_path: str) -> dict:
         "REMEMBER_COOKIE_SECURE": env.get("HELPLINE_ENV") == "production",
         "PROXY_FIX": int(env.get("PROXY_FIX", "0")),
         "BABEL_DEFAULT_LOCALE": "nl",
+        "BABEL_DEFAULT_TIMEZONE": env.get("HELPLINE_TIMEZONE", "Europe/Amsterdam"),
         "BABEL_TRANSLATION_DIRECTORIES": str(
             Path(__file__).resolve().parent.parent / "translations"
         ),
         "LANGUAGES": ["nl", "en"],
         "WTF_CSRF_TIME_LIMIT": None,
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # No ping on every checkout (a round trip per socket event); connections are recycled
+        # instead, and a connection lost to a database restart fails one request only.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_recycle": 300},
         "SQLITE_BEGIN_IMMEDIATE": True,
     }
 
@@ -74,6 +93,10 @@ def finalise(config: dict) -> None:
     )
     config["HASH_KEY"] = key.encode() if isinstance(key, str) else key
     uri = config["SQLALCHEMY_DATABASE_URI"]
+    if uri.startswith("postgresql"):
+        # Many socket threads share one process: more connections than the default 5 + 10.
+        options = {"pool_size": 20, "max_overflow": 30, **config["SQLALCHEMY_ENGINE_OPTIONS"]}
+        config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     if uri.startswith("sqlite"):
         # Socket handlers run in many threads; wait for the write lock instead of failing.
         options = dict(config["SQLALCHEMY_ENGINE_OPTIONS"])

@@ -1,6 +1,7 @@
 """HTTP error pages: JSON for API-style requests, a readable page otherwise. Never a stack trace."""
 
 from flask import Flask, jsonify, render_template, request
+from flask_babel import gettext
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -27,6 +28,19 @@ def register(app: Flask) -> None:
     def inbox_error(error: InboxError):
         db.session.rollback()
         return _respond(error.status, error.code, error.message)
+
+    @app.errorhandler(429)
+    def too_many(error):
+        message = gettext(
+            "You have tried this several times in a short while. "
+            "Please wait a few minutes and try again."
+        )
+        return _respond(429, "rate_limited", message)
+
+    @app.errorhandler(413)
+    def too_large(error):
+        message = gettext("What you sent is too large. Files and images cannot be sent, only text.")
+        return _respond(413, "too_large", message)
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):

@@ -56,7 +56,9 @@ def anonymous_rate_key() -> str:
     return hmac.new(current_app.config["HASH_KEY"], address, hashlib.sha256).hexdigest()[:32]
 
 
-db = SQLAlchemy(model_class=Base)
+# Objects stay readable after commit: the service builds its socket payloads from them without
+# reloading. Where a conditional UPDATE bypasses the ORM, the service expires what it changed.
+db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
 socketio = SocketIO()
 login_manager = LoginManager()

@@ -23,6 +23,8 @@ def chat(slug: str):
         service = inbox.get_service(slug)
     except NotFound:
         abort(404)
+    if not service.chat_enabled:
+        abort(404)
     return render_template(
         "chat/chat.html",
         service=service,

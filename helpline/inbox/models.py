@@ -33,6 +33,8 @@ class Service(db.Model):
     # Weekly opening hours, e.g. "mon-fri 09:00-17:00; sat 10:00-12:00", or "always" / "never".
     opening_hours: Mapped[str] = mapped_column(String(200), default="mon-fri 09:00-17:00")
     chat_enabled: Mapped[bool] = mapped_column(default=True)
+    # Which contact form this service offers (see helpline/forms/schemas.py), if any.
+    form: Mapped[str | None] = mapped_column(String(20))
 
 
 class Client(db.Model):

@@ -30,6 +30,7 @@ RULES: dict[str, Callable[[StaffUser, Conversation | None], bool]] = {
     "transfer": _owns_or_leads,
     "end": _owns_unowned_or_leads,
     "close": _owns_unowned_or_leads,
+    "export": _is_staff,
 }
 
 REFUSALS = {

@@ -18,7 +18,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from helpline.auth.models import StaffUser
 from helpline.extensions import db
-from helpline.inbox import broadcast, hours
+from helpline.inbox import broadcast, hours, signals
 from helpline.inbox.errors import (
     AlreadyAssigned,
     ChatLimitReached,
@@ -38,7 +38,7 @@ from helpline.inbox.models import (
 )
 from helpline.inbox.payloads import message_payload, summary_payload, visitor_message_payload
 from helpline.inbox.permissions import require
-from helpline.timeutil import utcnow
+from helpline.timeutil import iso, utcnow
 
 EVENT_TEXT = {
     "joined": "{name} joined the conversation.",
@@ -48,6 +48,7 @@ EVENT_TEXT = {
     "visitor_ended": "The visitor ended the conversation.",
     "visitor_left": "The visitor left.",
     "closed": "{name} closed the conversation.",
+    "exported": "{name} exported an anonymised report.",
 }
 
 
@@ -283,6 +284,14 @@ def client_for_browser(browser_token: str) -> Client:
     return client
 
 
+def new_client() -> Client:
+    """A new anonymous client known by nothing but its conversations (e.g. a form's sender)."""
+    client = Client()
+    db.session.add(client)
+    db.session.flush()
+    return client
+
+
 def open_chat(
     service_slug: str,
     browser_token: str,
@@ -300,16 +309,33 @@ def open_chat(
     if not is_open(service, now):
         db.session.rollback()
         raise ServiceClosed()
+    return open_conversation(service, "chat", client, client_msg_id, body, now)
+
+
+def open_conversation(
+    service: Service,
+    channel: str,
+    client: Client,
+    client_msg_id: str,
+    body: str,
+    now: datetime | None = None,
+) -> Posted:
+    """Open a waiting conversation with its first message, once per (client, client_msg_id)."""
+    now = now or utcnow()
+    client_id = client.id
+    retried = _opened_by(client, client_msg_id)
+    if retried is not None:
+        return retried
     conversation = Conversation(
         token=secrets.token_urlsafe(32),
         service=service,
-        channel="chat",
+        channel=channel,
         state="queued",
         client=client,
         opening_msg_id=client_msg_id,
         created_at=now,
         waiting_since=now,
-        visitor_seen_at=now,
+        visitor_seen_at=now if channel == "chat" else None,
     )
     db.session.add(conversation)
     db.session.add(ContactMoment(conversation=conversation, kind="inbound", started_at=now))
@@ -319,7 +345,7 @@ def open_chat(
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        retried = _opened_by(client_for_browser(browser_token), client_msg_id)
+        retried = _opened_by(db.session.get(Client, client_id), client_msg_id)
         if retried is None:
             raise
         return retried
@@ -330,12 +356,14 @@ def open_chat(
 def post_visitor_message(token: str, client_msg_id: str, body: str) -> Posted:
     """Store a visitor's message once, however often it is sent."""
     conversation = by_token(token)
+    # A form's sender may still write back while the counsellor wraps up; a chat has ended then.
+    allowed = OPEN_STATES if conversation.channel == "chat" else (*OPEN_STATES, "wrap_up")
     posted = _post(
         conversation,
         "visitor",
         body,
         client_msg_id,
-        allowed_states=OPEN_STATES,
+        allowed_states=allowed,
         ended=ConversationEnded,
     )
     if posted.created:
@@ -359,7 +387,7 @@ def visitor_present(conversation_id: int, present: bool, now: datetime | None = 
         update(Conversation)
         .where(Conversation.id == conversation_id, Conversation.visitor_left_at.is_(None))
         .values(visitor_left_at=now)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session="fetch")
     )
     db.session.commit()
     if result.rowcount:
@@ -538,9 +566,19 @@ def close(
         conversation.summary = summary_text
     event = _append_event(conversation, "closed", user, now)
     _audit(user, "conversation.close", conversation)
+    signals.closing.send(conversation)
     db.session.commit()
     _publish_change(conversation, event)
     return conversation
+
+
+def record_export(conversation: Conversation, user: StaffUser, now: datetime | None = None) -> None:
+    """Note on the conversation that an anonymised report left the platform (audited)."""
+    now = now or utcnow()
+    event = _append_event(conversation, "exported", user, now)
+    _audit(user, "conversation.export", conversation)
+    db.session.commit()
+    broadcast.to_viewers(conversation.id, "message", message_payload(event, conversation))
 
 
 def staff_read(conversation_id: int, user: StaffUser, seq: int) -> None:
@@ -550,7 +588,8 @@ def staff_read(conversation_id: int, user: StaffUser, seq: int) -> None:
         return
     _raise_watermark(conversation_id, "staff_read_seq", seq)
     broadcast.to_visitor(conversation_id, "read", {"seq": seq})
-    broadcast.to_staff("conversation", summary(by_id(conversation_id)), user.id)
+    db.session.expire(conversation)
+    broadcast.to_staff("activity", _activity(conversation) | {"visitor_present": None}, user.id)
 
 
 def colleagues(user: StaffUser) -> list[dict]:
@@ -601,17 +640,22 @@ def _opened_by(client: Client, client_msg_id: str) -> Posted | None:
     return Posted(conversation, message, False)
 
 
-def _next_seq(conversation: Conversation) -> int:
-    # The UPDATE takes the conversation's row lock until commit, so sequence numbers of one
-    # conversation become visible in order: a reader that has seen seq n never misses n-1.
+def _next_seq(conversation: Conversation, **also) -> int:
+    """Hand out the next sequence number, setting `also` on the conversation in the same UPDATE.
+
+    The UPDATE takes the conversation's row lock until commit, so sequence numbers of one
+    conversation become visible in order: a reader that has seen seq n never misses n-1.
+    """
     seq = db.session.execute(
         update(Conversation)
         .where(Conversation.id == conversation.id)
-        .values(last_seq=Conversation.last_seq + 1)
+        .values(last_seq=Conversation.last_seq + 1, **also)
         .returning(Conversation.last_seq)
         .execution_options(synchronize_session=False)
     ).scalar_one()
     set_committed_value(conversation, "last_seq", seq)
+    for name, value in also.items():
+        set_committed_value(conversation, name, value)
     return seq
 
 
@@ -627,9 +671,14 @@ def _append(
     now: datetime | None = None,
 ) -> Message:
     now = now or utcnow()
+    also: dict = {}
+    if kind == "text":
+        also["last_message_at"] = now
+    if sender == "visitor":
+        also.update(visitor_left_at=None, visitor_seen_at=now)
     message = Message(
         conversation_id=conversation.id,
-        seq=_next_seq(conversation),
+        seq=_next_seq(conversation, **also),
         client_msg_id=client_msg_id,
         sender=sender,
         author=author,
@@ -639,8 +688,6 @@ def _append(
         created_at=now,
     )
     db.session.add(message)
-    if kind == "text":
-        conversation.last_message_at = now
     db.session.flush()
     return message
 
@@ -683,9 +730,6 @@ def _post(
         )
         if sender == "counsellor" and kind == "text" and conversation.first_response_at is None:
             conversation.first_response_at = message.created_at
-        if sender == "visitor":
-            conversation.visitor_left_at = None
-            conversation.visitor_seen_at = message.created_at
         if author is not None:
             _audit(author, "note.add" if kind == "note" else "message.send", conversation)
         db.session.commit()
@@ -757,6 +801,8 @@ def _visitor_goes(conversation: Conversation, event: str, now: datetime | None) 
         raise InvalidState()
     db.session.expire(conversation)
     message = _append_event(conversation, event, None, now)
+    if waiting:
+        signals.closing.send(conversation)
     db.session.commit()
     _publish_change(conversation, message)
     return conversation
@@ -796,6 +842,7 @@ def _mark_seen(conversation_ids: list[int], now: datetime) -> None:
 
 
 def _announce_presence(conversation_ids: list[int]) -> None:
+    db.session.expire_all()
     for conversation_id in conversation_ids:
         conversation = db.session.get(Conversation, conversation_id)
         _announce(conversation, everyone=conversation.state != "active")
@@ -819,11 +866,36 @@ def _announce_new_conversation(conversation: Conversation) -> None:
 
 
 def _publish_message(conversation: Conversation, message: Message) -> None:
+    signals.message_posted.send(conversation, message=message)
     if message.kind != "note":
         broadcast.to_visitor(conversation.id, "message", visitor_message_payload(message))
     broadcast.to_viewers(conversation.id, "message", message_payload(message, conversation))
-    if message.sender == "visitor":
-        _announce(conversation, everyone=conversation.state != "active")
+    if message.sender != "visitor":
+        return
+    if conversation.state == "active":
+        # The counsellor who has the chat needs its unread count; nobody else needs anything.
+        broadcast.to_staff("activity", _activity(conversation), conversation.assignee_id)
+    else:
+        _announce(conversation, everyone=True)
+
+
+def _activity(conversation: Conversation) -> dict:
+    unread = db.session.scalar(
+        select(func.count())
+        .select_from(Message)
+        .where(
+            Message.conversation_id == conversation.id,
+            Message.sender == "visitor",
+            Message.seq > conversation.staff_read_seq,
+        )
+    )
+    return {
+        "conversation_id": conversation.id,
+        "last_seq": conversation.last_seq,
+        "last_message_at": iso(conversation.last_message_at),
+        "unread": unread,
+        "visitor_present": True,
+    }
 
 
 def _publish_change(conversation: Conversation, event: Message) -> None:

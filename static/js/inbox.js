@@ -41,6 +41,7 @@ const ui = {
   transferTo: $("transfer-to"),
   transfer: $("transfer"),
   end: $("end"),
+  exportForm: $("export-form"),
   messages: $("messages"),
   typing: $("typing"),
   closeForm: $("close-form"),
@@ -462,6 +463,9 @@ function renderHead() {
   if (transferable && ui.transferBox.hidden) loadColleagues();
   ui.transferBox.hidden = !transferable;
   ui.closeForm.hidden = s.state !== "wrap_up";
+  // A contact form can be passed on as an anonymised report (a download; recorded server-side).
+  ui.exportForm.hidden = s.channel !== "form";
+  ui.exportForm.action = s.channel === "form" ? `/inbox/conversations/${s.id}/export` : "";
 
   const canReply = s.state === "active" && mine(s);
   if (!canReply) {
@@ -806,6 +810,22 @@ socket.on("connect_error", () => {
 });
 
 socket.on("conversation", upsert);
+
+// A visitor wrote in a chat this counsellor has: only its counters change.
+socket.on("activity", (update) => {
+  const row = rows.get(update.conversation_id);
+  if (!row) return;
+  const changed = {
+    ...row,
+    last_seq: Math.max(row.last_seq, update.last_seq),
+    last_message_at: update.last_message_at || row.last_message_at,
+    unread: update.unread,
+  };
+  if (update.visitor_present !== null && update.visitor_present !== undefined) {
+    changed.visitor_present = update.visitor_present;
+  }
+  upsert(changed);
+});
 
 socket.on("new_conversation", (info) => {
   if (!filters.service || filters.service === info.service) chime();

@@ -1,0 +1,289 @@
+"""Contact forms: a sent form becomes a conversation; its sender returns with a code and secret."""
+
+import hashlib
+import hmac
+import threading
+from dataclasses import dataclass
+from datetime import timedelta
+
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import Flask, current_app
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from helpline.auth.models import StaffUser, hasher
+from helpline.encryption import seal, unseal
+from helpline.extensions import db
+from helpline.forms.models import FormSubmission
+from helpline.forms.schemas import LABELS
+from helpline.inbox import service as inbox
+from helpline.inbox import signals
+from helpline.inbox.errors import InboxError, NotFound
+from helpline.inbox.models import Conversation, Message, Service
+from helpline.inbox.permissions import require
+from helpline.mail import send_mail
+from helpline.timeutil import utcnow
+
+# Crockford's base32: no I, L, O or U, so a code read aloud or written down survives.
+ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+CODE_LENGTH = 8  # 40 bits: the case number
+SECRET_LENGTH = 12  # 60 bits: the password; a guess must get both right
+DUPLICATE_WINDOW = timedelta(minutes=30)
+
+
+class AlreadySent(InboxError):
+    code = "already_sent"
+    default_message = "This form was sent before."
+
+
+class UnknownReply(InboxError):
+    code = "unknown_reply"
+    status = 422
+    default_message = "We do not know this combination of code and secret."
+
+
+@dataclass
+class Receipt:
+    """What the sender of a form needs to come back: shown once, on the thank-you page."""
+
+    conversation: Conversation
+    code: str
+    secret: str
+    created: bool
+
+
+def _derive(purpose: str, submission_key: str, length: int) -> str:
+    digest = hmac.new(
+        current_app.config["HASH_KEY"], f"{purpose}:{submission_key}".encode(), hashlib.sha256
+    ).digest()
+    number = int.from_bytes(digest, "big")
+    chars = []
+    for _index in range(length):
+        number, remainder = divmod(number, 32)
+        chars.append(ALPHABET[remainder])
+    return "".join(chars)
+
+
+def group(text: str) -> str:
+    """Write a code in groups of four: 7K3M-9QPX."""
+    return "-".join(text[i : i + 4] for i in range(0, len(text), 4))
+
+
+def normalise(text: str) -> str:
+    """Read a typed code forgivingly: case, blanks and dashes do not matter; O is 0, I and L 1."""
+    cleaned = "".join(ch for ch in text.upper() if ch.isalnum())
+    return cleaned.translate(str.maketrans({"O": "0", "I": "1", "L": "1"}))
+
+
+def _code_hash(code: str) -> str:
+    key = current_app.config["HASH_KEY"]
+    return hmac.new(key, f"reply-code:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+def render_answers(answers: dict) -> str:
+    """The answers as text, in the order of the form, for the inbox and the export."""
+    lines = []
+    for name, label in LABELS.items():
+        value = answers.get(name)
+        if not value:
+            continue
+        if isinstance(value, list):
+            lines.append(f"{label}:")
+            lines.extend(f"  {item}" for item in value)
+        else:
+            lines.append(f"{label}: {value}")
+    return "\n".join(lines)
+
+
+def submit(service: Service, answers: dict) -> Receipt:
+    """Turn a valid form into a waiting conversation; the same page sent twice makes one."""
+    key = answers.pop("submission_key")
+    email = answers.pop("notify_email", None)
+    for ignored in ("leave_empty", "csrf_token"):
+        answers.pop(ignored, None)
+    if answers.get("date") is not None:
+        answers["date"] = answers["date"].isoformat()
+    code = _derive("reply-code", key, CODE_LENGTH)
+    secret = _derive("reply-secret", key, SECRET_LENGTH)
+    existing = db.session.scalar(select(FormSubmission).where(FormSubmission.submission_key == key))
+    if existing is not None:
+        return _resent(existing, answers, code, secret)
+    client = inbox.new_client()
+    # The first message only opens the conversation; answers and codes are stored with it below.
+    posted = inbox.open_conversation(
+        service, "form", client, f"form-{key}"[:64], render_answers(answers)
+    )
+    if not posted.created:
+        return _resent(_submission_of(posted.conversation), answers, code, secret)
+    submission = FormSubmission(
+        conversation_id=posted.conversation.id,
+        submission_key=key,
+        code_hash=_code_hash(code),
+        secret_hash=hasher.hash(secret),
+        answers=answers,
+        notify_email=seal(email) if email else None,
+    )
+    db.session.add(submission)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        existing = db.session.scalar(
+            select(FormSubmission).where(FormSubmission.submission_key == key)
+        )
+        if existing is None:
+            raise
+        return _resent(existing, answers, code, secret)
+    return Receipt(posted.conversation, group(code), group(secret), True)
+
+
+def _submission_of(conversation: Conversation) -> FormSubmission:
+    return db.session.scalar(
+        select(FormSubmission).where(FormSubmission.conversation_id == conversation.id)
+    )
+
+
+def _resent(existing: FormSubmission, answers: dict, code: str, secret: str) -> Receipt:
+    # Only a quick resend of the very same answers shows the codes again: an old page found in a
+    # browser's history must not reveal someone's way back into their conversation.
+    recent = utcnow() - existing.created_at < DUPLICATE_WINDOW
+    if existing.answers != answers or not recent:
+        raise AlreadySent()
+    return Receipt(existing.conversation, group(code), group(secret), False)
+
+
+def find(code: str, secret: str) -> FormSubmission:
+    """The submission behind a code and secret; one refusal for every way of being wrong."""
+    submission = db.session.scalar(
+        select(FormSubmission).where(FormSubmission.code_hash == _code_hash(normalise(code)))
+    )
+    stored_hash = submission.secret_hash if submission else _DUMMY_HASH
+    try:
+        hasher.verify(stored_hash, normalise(secret))
+    except (VerificationError, InvalidHashError):
+        raise UnknownReply() from None
+    if submission is None:
+        raise UnknownReply()
+    return submission
+
+
+_DUMMY_HASH = hasher.hash("not-a-secret")  # equal work whether or not the code exists
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="form-reply-access")
+
+
+def access_token(submission: FormSubmission) -> str:
+    """A signed, short-lived pass to keep writing without re-entering code and secret."""
+    return _serializer().dumps(submission.id)
+
+
+def by_access(token: str) -> FormSubmission:
+    """The submission a pass was issued for, while the pass is valid."""
+    try:
+        submission_id = _serializer().loads(
+            token, max_age=current_app.config["REPLY_SESSION_SECONDS"]
+        )
+    except BadSignature:
+        raise UnknownReply() from None
+    submission = db.session.get(FormSubmission, submission_id)
+    if submission is None:
+        raise UnknownReply()
+    return submission
+
+
+def thread(submission: FormSubmission) -> list[Message]:
+    """What the sender sees after their form: their messages and the answers, no notes or events.
+
+    Reading it marks the answers as read for the counsellor.
+    """
+    # seq 1 is the form itself, which the page shows from the answers in the reader's language.
+    messages = inbox.messages_after(submission.conversation, 1, include_notes=False)
+    texts = [m for m in messages if m.kind == "text"]
+    answered = [m.seq for m in texts if m.sender == "counsellor"]
+    if answered:
+        inbox.visitor_read(submission.conversation.id, max(answered))
+    return texts
+
+
+def write_back(submission: FormSubmission, client_msg_id: str, body: str) -> None:
+    """The sender writes again in their conversation (stored once per client_msg_id)."""
+    inbox.post_visitor_message(submission.conversation.token, client_msg_id, body)
+
+
+def export(conversation_id: int, user: StaffUser) -> str:
+    """An anonymised report to forward: the answers and the sender's own words, nothing else."""
+    conversation = inbox.by_id(conversation_id)
+    require(user, "export", conversation)
+    submission = _submission_of(conversation)
+    if submission is None:
+        raise NotFound("Only a contact form can be exported.")
+    own_words = [
+        m.body
+        for m in inbox.messages_after(conversation, 1, include_notes=False)
+        if m.kind == "text" and m.sender == "visitor"
+    ]
+    lines = [
+        f"Anonymised report: {conversation.service.name}",
+        f"Received: {conversation.created_at:%Y-%m-%d}",
+        "",
+        render_answers(submission.answers),
+    ]
+    if own_words:
+        lines += ["", "Later messages of the sender:"]
+        lines += [f"- {body}" for body in own_words]
+    inbox.record_export(conversation, user)
+    return "\n".join(lines) + "\n"
+
+
+# --- reactions to the inbox -------------------------------------------------------------------
+
+
+@signals.closing.connect
+def erase_email(conversation: Conversation) -> None:
+    """Once a conversation is closed, the address it could notify is no longer needed."""
+    if conversation.channel != "form":
+        return
+    submission = _submission_of(conversation)
+    if submission is not None:
+        submission.notify_email = None
+
+
+@signals.message_posted.connect
+def notify_sender(conversation: Conversation, message: Message) -> None:
+    """Tell a form's sender that there is an answer, by e-mail if they left an address.
+
+    The mail never holds the answer or the code: only that there is something to read.
+    """
+    if conversation.channel != "form" or message.sender != "counsellor" or message.kind != "text":
+        return
+    submission = _submission_of(conversation)
+    if submission is None or not submission.notify_email:
+        return
+    address = unseal(submission.notify_email)
+    if address is None:
+        return
+    app = current_app._get_current_object()
+    service_name = conversation.service.name
+    threading.Thread(target=_send_notice, args=(app, address, service_name), daemon=True).start()
+
+
+def _send_notice(app: Flask, address: str, service_name: str) -> None:
+    with app.app_context(), force_locale("nl"):
+        try:
+            send_mail(
+                address,
+                _("There is an answer from %(service)s", service=service_name),
+                _(
+                    "There is an answer to what you sent to %(service)s.\n\n"
+                    "Read it at %(url)s with your code and secret.\n",
+                    service=service_name,
+                    url=app.config["PUBLIC_URL"] + "/form/reply",
+                ),
+            )
+        except Exception:
+            app.logger.exception("could not send the answer notice")

@@ -1,0 +1,188 @@
+"""The contact form pages, the anonymous reply page, and the staff export."""
+
+import secrets
+
+from flask import Blueprint, Response, abort, current_app, render_template, request
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from flask_wtf.csrf import CSRFError, validate_csrf
+from marshmallow import ValidationError
+from wtforms import ValidationError as CSRFValidationError
+
+from helpline.extensions import csrf, limiter
+from helpline.forms import service
+from helpline.forms.schemas import (
+    ABOUT_CHOICES,
+    AGE_BANDS,
+    FORMS,
+    ReplyLookupSchema,
+    ReplyWriteSchema,
+)
+from helpline.inbox import service as inbox
+from helpline.inbox.errors import NotFound
+
+bp = Blueprint("forms", __name__)
+
+
+@bp.after_request
+def never_cache(response: Response) -> Response:
+    # Codes, secrets and answers must not stay behind in a shared computer's cache.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _limit(setting: str):
+    return lambda: current_app.config[setting]
+
+
+def _csrf_ok() -> bool:
+    if not current_app.config.get("WTF_CSRF_ENABLED", True):
+        return True
+    try:
+        validate_csrf(request.form.get("csrf_token"))
+    except (CSRFValidationError, CSRFError):
+        return False
+    return True
+
+
+def _form_service(slug: str):
+    try:
+        service_row = inbox.get_service(slug)
+    except NotFound:
+        abort(404)
+    if not service_row.form:
+        abort(404)
+    return service_row
+
+
+def _render_form(service_row, values: dict, errors: dict, status: int = 200):
+    return (
+        render_template(
+            "forms/form.html",
+            service=service_row,
+            kind=service_row.form,
+            values=values,
+            errors=errors,
+            submission_key=values.get("submission_key") or secrets.token_urlsafe(24),
+            about_choices=ABOUT_CHOICES.get(service_row.form, ()),
+            age_bands=AGE_BANDS,
+        ),
+        status,
+    )
+
+
+@bp.route("/form/<slug>", methods=["GET"])
+def form(slug: str):
+    return _render_form(_form_service(slug), {}, {})
+
+
+@bp.route("/form/<slug>", methods=["POST"])
+@csrf.exempt  # checked below, so that a failed check shows the form again with its answers
+# Only forms that were taken in count: someone correcting a mistake is not slowed down.
+@limiter.limit(_limit("FORM_RATE_LIMIT"), deduct_when=lambda response: response.status_code == 200)
+def send(slug: str):
+    service_row = _form_service(slug)
+    values = request.form.to_dict()
+    if any(upload.filename for upload in request.files.values()):
+        message = _(
+            "Files and images cannot be sent here, only links. Remove the file and try again."
+        )
+        return _render_form(service_row, values, {"form": [message]}, 422)
+    if not _csrf_ok():
+        message = _("The form had expired. Check your answers and send it again.")
+        return _render_form(service_row, values, {"form": [message]}, 400)
+    if values.get("leave_empty"):
+        return _render_form(service_row, values, {"form": [_("The form could not be sent.")]}, 422)
+    try:
+        answers = FORMS[service_row.form]().load(values)
+    except ValidationError as error:
+        return _render_form(service_row, values, error.messages, 422)
+    try:
+        receipt = service.submit(service_row, answers)
+    except service.AlreadySent:
+        message = _("This form was already sent. To add something, use your code and secret.")
+        return _render_form(service_row, {}, {"form": [message]}, 409)
+    return render_template(
+        "forms/thanks.html", service=service_row, code=receipt.code, secret=receipt.secret
+    )
+
+
+@bp.route("/form/reply", methods=["GET"])
+def reply():
+    return render_template("forms/reply_lookup.html", values={}, errors={})
+
+
+@bp.route("/form/reply", methods=["POST"])
+@csrf.exempt
+# Only failed attempts count: they are what guessing looks like.
+@limiter.limit(
+    _limit("REPLY_LOOKUP_RATE_LIMIT"), deduct_when=lambda response: response.status_code != 200
+)
+def reply_lookup():
+    values = request.form.to_dict()
+    if not _csrf_ok():
+        errors = {"form": [_("The page had expired. Please enter your code and secret again.")]}
+        return render_template("forms/reply_lookup.html", values=values, errors=errors), 400
+    try:
+        entered = ReplyLookupSchema().load(values)
+        submission = service.find(entered["code"], entered["secret"])
+    except (ValidationError, service.UnknownReply):
+        # One answer for every way of being wrong: no hint which part was.
+        errors = {"form": [_("We do not know this combination of code and secret.")]}
+        return render_template("forms/reply_lookup.html", values={}, errors=errors), 422
+    return _render_thread(submission)
+
+
+@bp.route("/form/reply/write", methods=["POST"])
+@csrf.exempt
+@limiter.limit(_limit("REPLY_WRITE_RATE_LIMIT"))
+def reply_write():
+    values = request.form.to_dict()
+    try:
+        submission = service.by_access(values.get("access", ""))
+    except service.UnknownReply:
+        errors = {"form": [_("This page has expired. Please enter your code and secret again.")]}
+        return render_template("forms/reply_lookup.html", values={}, errors=errors), 422
+    if not _csrf_ok():
+        errors = {"form": [_("The page had expired. Please send your message again.")]}
+        return _render_thread(submission, values.get("body", ""), errors, 400)
+    try:
+        written = ReplyWriteSchema().load(values)
+        service.write_back(submission, written["client_msg_id"], written["body"])
+    except ValidationError as error:
+        return _render_thread(submission, values.get("body", ""), error.messages, 422)
+    except inbox.ConversationEnded:
+        errors = {"form": [_("This conversation has been closed. You can send a new form.")]}
+        return _render_thread(submission, values.get("body", ""), errors, 409)
+    return _render_thread(submission)
+
+
+def _render_thread(submission, draft: str = "", errors: dict | None = None, status: int = 200):
+    return (
+        render_template(
+            "forms/reply.html",
+            submission=submission,
+            service=submission.conversation.service,
+            answers=submission.answers,
+            messages=service.thread(submission),
+            closed=submission.conversation.state == "closed",
+            access=service.access_token(submission),
+            client_msg_id=secrets.token_urlsafe(24),
+            draft=draft,
+            errors=errors or {},
+        ),
+        status,
+    )
+
+
+@bp.route("/inbox/conversations/<int:conversation_id>/export", methods=["POST"])
+@login_required
+def export(conversation_id: int):
+    text = service.export(conversation_id, current_user._get_current_object())
+    return Response(
+        text,
+        mimetype="text/plain; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="report-{conversation_id}.txt"',
+        },
+    )
