@@ -2,14 +2,28 @@
 process per server, many threads; more servers share events through REDIS_URL."""
 
 import os
+import sys
+
+from helpline.config import async_mode
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '5000')}"
 workers = 1
-worker_class = "gthread"
-threads = int(os.environ.get("GUNICORN_THREADS", "1000"))
+# The same choice as the app makes (helpline.config.async_mode): gevent, one greenlet per
+# connection, with PostgreSQL; threads with SQLite.
+if async_mode(os.environ) == "gevent":
+    worker_class = "gevent"
+    worker_connections = int(os.environ.get("GUNICORN_CONNECTIONS", "4000"))
+else:
+    worker_class = "gthread"
+    threads = int(os.environ.get("GUNICORN_THREADS", "1000"))
 timeout = 0  # websockets stay open; liveness is socket.io's own ping
 graceful_timeout = 10
 # No %(h)s (address) and no %(a)s (user agent): visitors stay anonymous in the logs too.
 accesslog = os.environ.get("ACCESS_LOG", "-")
 access_log_format = "%(m)s %(U)s %(s)s %(b)s %(M)sms"
 errorlog = "-"
+
+# With threads, socket handlers spend their time waiting on the database. After each wait a
+# thread needs the GIL back; with the default 5 ms switch interval it can wait that long behind
+# a busy thread, once per round trip. A shorter interval hands the GIL over sooner.
+sys.setswitchinterval(float(os.environ.get("GIL_SWITCH_INTERVAL", "0.0005")))

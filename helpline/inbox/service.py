@@ -718,12 +718,15 @@ def _post(
     author: StaffUser | None = None,
     kind: str = "text",
 ) -> Posted:
-    existing = _existing(conversation.id, client_msg_id)
-    if existing is not None:
-        return Posted(conversation, existing, False)
     if conversation.state not in allowed_states:
+        # A retry of a message stored before the conversation ended still gets its ack.
+        existing = _existing(conversation.id, client_msg_id)
+        if existing is not None:
+            return Posted(conversation, existing, False)
         raise ended()
     conversation_id = conversation.id
+    # No look-up first: the unique (conversation, client_msg_id) constraint refuses a second copy,
+    # and the rollback also returns the sequence number it took.
     try:
         message = _append(
             conversation, sender, body, client_msg_id=client_msg_id, author=author, kind=kind
@@ -734,7 +737,7 @@ def _post(
             _audit(author, "note.add" if kind == "note" else "message.send", conversation)
         db.session.commit()
     except IntegrityError:
-        # The same message arrived twice at once; the other copy won.
+        # A retry, or the same message arriving twice at once: the first copy stands.
         db.session.rollback()
         existing = _existing(conversation_id, client_msg_id)
         if existing is None:
