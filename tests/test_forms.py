@@ -8,7 +8,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 
-from helpline.extensions import db
+from helpline.extensions import db, limiter
 from helpline.forms.models import FormSubmission
 from helpline.inbox.models import AuditEntry, Client, Conversation, Message
 from tests import factories
@@ -412,3 +412,64 @@ def test_no_address_or_user_agent_is_stored_from_a_form(app, client):
     stored = everything_stored()
     assert "Instagram" in stored
     assert ADDRESS not in stored and "Unique-Agent-7f3a" not in stored
+
+
+def csrf_app(database_url: str, **config):
+    from helpline import create_app
+
+    return create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "SECRET_KEY": "csrf-test",
+            "REDIS_URL": None,
+            "RATELIMIT_STORAGE_URI": "memory://",
+            **config,
+        }
+    )
+
+
+def csrf_token_of(page: str) -> str:
+    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+
+
+def test_wrong_csrf_token_shows_the_form_again_with_the_answers_and_stores_nothing(
+    app, database_url_for_tests
+):
+    guarded = csrf_app(database_url_for_tests)
+    browser = guarded.test_client()
+    token = csrf_token_of(browser.get("/form/helpwanted").get_data(as_text=True))
+
+    forged = browser.post("/form/helpwanted", data={**helpwanted_answers(), "csrf_token": "x"})
+    missing = browser.post("/form/helpwanted", data=helpwanted_answers())
+    genuine = browser.post("/form/helpwanted", data={**helpwanted_answers(), "csrf_token": token})
+
+    assert forged.status_code == missing.status_code == 400
+    page = forged.get_data(as_text=True)
+    assert "verlopen" in page  # "the form had expired", in Dutch
+    assert "Iemand dreigt mijn foto" in page  # the answers are still there
+    assert genuine.status_code == 200
+    assert count(Conversation) == 1
+    with guarded.app_context():
+        db.engine.dispose()
+
+
+def test_with_redis_the_form_limit_holds_across_server_processes(
+    app, database_url_for_tests, redis_url
+):
+    limit = {
+        "FORM_RATE_LIMIT": "2 per minute",
+        "RATELIMIT_STORAGE_URI": redis_url,
+        "WTF_CSRF_ENABLED": False,
+    }
+    one, two = csrf_app(database_url_for_tests, **limit), csrf_app(database_url_for_tests, **limit)
+    with two.app_context():
+        limiter.reset()  # counters left in Redis by an earlier test
+    first, second = one.test_client(), two.test_client()
+
+    statuses = [
+        server.post("/form/helpwanted", data=helpwanted_answers()).status_code
+        for server in (first, second, first)
+    ]
+
+    assert statuses == [200, 200, 429]
+    assert count(Conversation) == 2
