@@ -43,12 +43,11 @@ sys.path.insert(0, str(ROOT))
 import aiohttp  # noqa: E402
 import psycopg  # noqa: E402
 import redis  # noqa: E402
-import requests  # noqa: E402
 import socketio  # noqa: E402
 from psycopg import sql  # noqa: E402
 from yarl import URL  # noqa: E402
 
-from tests.servers import BIN, Server, flask_command  # noqa: E402
+from tests.servers import Server, flask_command  # noqa: E402
 
 CHAT = "/chat"
 INBOX = "/inbox"
@@ -66,32 +65,7 @@ class BenchServer(Server):
     """tests.servers.Server for any WSGI app of this repository (`module:attribute`)."""
 
     def __init__(self, env: dict, app: str = "wsgi:app"):
-        super().__init__(env)
-        self.app = app
-
-    def start(self, timeout: float = 30) -> "BenchServer":
-        if self.app == "wsgi:app":
-            super().start(timeout)
-            return self
-        log = self.log_path.open("w")
-        self.process = subprocess.Popen(
-            [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", self.app],
-            cwd=ROOT,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited early:\n{self.log()}")
-            try:
-                if requests.get(self.url + "/healthz", timeout=1).ok:
-                    return self
-            except requests.RequestException:
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"server did not start within {timeout}s:\n{self.log()}")
+        super().__init__(env, app=app)
 
     def worker_pids(self) -> list[int]:
         """The gunicorn worker processes (children of the master)."""

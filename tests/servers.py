@@ -36,7 +36,14 @@ def flask_command(args: list[str], env: dict) -> str:
 class Server:
     """One gunicorn process serving the app on its own port; its log is kept for inspection."""
 
-    def __init__(self, env: dict, port: int | None = None, log_path: Path | None = None):
+    def __init__(
+        self,
+        env: dict,
+        port: int | None = None,
+        log_path: Path | None = None,
+        app: str = "wsgi:app",
+    ):
+        self.app = app
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path or Path(f"/tmp/helpline-server-{self.port}.log")
@@ -46,7 +53,7 @@ class Server:
     def start(self, timeout: float = 30) -> "Server":
         log = self.log_path.open("w")
         self.process = subprocess.Popen(
-            [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"],
+            [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", self.app],
             cwd=ROOT,
             env=self.env,
             stdout=log,

@@ -5,7 +5,6 @@ from sqlalchemy import select
 
 from helpline.extensions import db
 from helpline.inbox import service as inbox
-from helpline.inbox.errors import NotFound
 from helpline.inbox.models import Service
 
 bp = Blueprint("chat", __name__)
@@ -19,10 +18,7 @@ def index():
 
 @bp.route("/chat/<slug>")
 def chat(slug: str):
-    try:
-        service = inbox.get_service(slug)
-    except NotFound:
-        abort(404)
+    service = inbox.get_service(slug)  # NotFound becomes a 404 page
     if not service.chat_enabled:
         abort(404)
     return render_template(

@@ -19,7 +19,6 @@ from helpline.forms.schemas import (
     ReplyWriteSchema,
 )
 from helpline.inbox import service as inbox
-from helpline.inbox.errors import NotFound
 
 bp = Blueprint("forms", __name__)
 
@@ -46,10 +45,7 @@ def _csrf_ok() -> bool:
 
 
 def _form_service(slug: str):
-    try:
-        service_row = inbox.get_service(slug)
-    except NotFound:
-        abort(404)
+    service_row = inbox.get_service(slug)  # NotFound becomes a 404 page
     if not service_row.form:
         abort(404)
     return service_row
