@@ -1,10 +1,19 @@
 """gunicorn settings. Threads carry the websockets (Flask-SocketIO threading mode): one worker
 process per server, many threads; more servers share events through REDIS_URL."""
 
+import importlib.util
 import os
 import sys
+from pathlib import Path
 
-from helpline.config import async_mode
+# Only helpline/config.py, not the helpline package: importing the app here, in the master,
+# would import ssl and sockets before the gevent worker can monkey-patch them.
+_spec = importlib.util.spec_from_file_location(
+    "helpline_config", Path(__file__).resolve().parent / "helpline" / "config.py"
+)
+_config = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_config)
+async_mode = _config.async_mode
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '5000')}"
 workers = 1
