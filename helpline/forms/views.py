@@ -19,6 +19,7 @@ from helpline.forms.schemas import (
     ReplyWriteSchema,
 )
 from helpline.inbox import service as inbox
+from helpline.inbox.errors import ConversationEnded
 
 bp = Blueprint("forms", __name__)
 
@@ -147,7 +148,7 @@ def reply_write():
         service.write_back(submission, written["client_msg_id"], written["body"])
     except ValidationError as error:
         return _render_thread(submission, values.get("body", ""), error.messages, 422)
-    except inbox.ConversationEnded:
+    except ConversationEnded:
         errors = {"form": [_("This conversation has been closed. You can send a new form.")]}
         return _render_thread(submission, values.get("body", ""), errors, 409)
     return _render_thread(submission)
