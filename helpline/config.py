@@ -59,7 +59,7 @@ def from_environment(instance_path: str) -> dict:
         "VISITOR_SWEEP_SECONDS": int(env.get("VISITOR_SWEEP_SECONDS", "5")),
         # Messages a single visitor connection may send per minute.
         "VISITOR_MESSAGES_PER_MINUTE": int(env.get("VISITOR_MESSAGES_PER_MINUTE", "30")),
-        # Where people reach the site; used in e-mails and, behind a proxy, for signatures.
+        # Where people reach the site; used in the links of e-mails.
         "PUBLIC_URL": env.get("PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/"),
         # Fernet key for the few details kept encrypted; derived from SECRET_KEY when unset.
         "ENCRYPTION_KEY": env.get("ENCRYPTION_KEY") or None,

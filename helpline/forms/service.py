@@ -1,5 +1,6 @@
 """Contact forms: a sent form becomes a conversation; its sender returns with a code and secret."""
 
+import functools
 import hashlib
 import hmac
 import threading
@@ -160,7 +161,7 @@ def find(code: str, secret: str) -> FormSubmission:
     submission = db.session.scalar(
         select(FormSubmission).where(FormSubmission.code_hash == _code_hash(normalise(code)))
     )
-    stored_hash = submission.secret_hash if submission else _DUMMY_HASH
+    stored_hash = submission.secret_hash if submission else _dummy_hash()
     try:
         hasher.verify(stored_hash, normalise(secret))
     except (VerificationError, InvalidHashError):
@@ -170,7 +171,10 @@ def find(code: str, secret: str) -> FormSubmission:
     return submission
 
 
-_DUMMY_HASH = hasher.hash("not-a-secret")  # equal work whether or not the code exists
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the code is unknown: equal work whether or not the code exists."""
+    return hasher.hash("not-a-secret")
 
 
 def _serializer() -> URLSafeTimedSerializer:

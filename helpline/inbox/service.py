@@ -300,16 +300,11 @@ def open_chat(
     now: datetime | None = None,
 ) -> Posted:
     """Start a chat with the visitor's first message; a retried first message opens nothing new."""
-    now = now or utcnow()
     service = get_service(service_slug)
     client = client_for_browser(browser_token)
-    retried = _opened_by(client, client_msg_id)
-    if retried is not None:
-        return retried
-    if not is_open(service, now):
-        db.session.rollback()
-        raise ServiceClosed()
-    return open_conversation(service, "chat", client, client_msg_id, body, now)
+    return open_conversation(
+        service, "chat", client, client_msg_id, body, now, during_opening_hours=True
+    )
 
 
 def open_conversation(
@@ -319,13 +314,22 @@ def open_conversation(
     client_msg_id: str,
     body: str,
     now: datetime | None = None,
+    *,
+    during_opening_hours: bool = False,
 ) -> Posted:
-    """Open a waiting conversation with its first message, once per (client, client_msg_id)."""
+    """Open a waiting conversation with its first message, once per (client, client_msg_id).
+
+    With `during_opening_hours`, only while the service is open; a retry of a first message
+    sent in time still gets its conversation after closing time.
+    """
     now = now or utcnow()
     client_id = client.id
     retried = _opened_by(client, client_msg_id)
     if retried is not None:
         return retried
+    if during_opening_hours and not is_open(service, now):
+        db.session.rollback()
+        raise ServiceClosed()
     conversation = Conversation(
         token=secrets.token_urlsafe(32),
         service=service,
