@@ -80,6 +80,7 @@ def register_extensions(app: Flask) -> None:
     # that one server only, and every further app (tests build one each) would have none.
     from helpline.chat import events as chat_events  # noqa: F401
     from helpline.inbox import events as inbox_events  # noqa: F401
+    from helpline.phone import events as phone_events  # noqa: F401
 
     if app.config["REDIS_URL"]:
         queue = {
@@ -109,11 +110,13 @@ def register_blueprints(app: Flask) -> None:
     from helpline.chat.views import bp as chat_bp
     from helpline.forms.views import bp as forms_bp
     from helpline.inbox.views import bp as inbox_bp
+    from helpline.phone.views import bp as phone_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(chat_bp)
     app.register_blueprint(inbox_bp)
     app.register_blueprint(forms_bp)
+    app.register_blueprint(phone_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

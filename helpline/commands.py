@@ -1,4 +1,7 @@
-"""Command-line tasks: `flask seed`, `flask staff create`, `flask service hours`."""
+"""Command-line tasks: `flask seed`, `flask staff create|phone`, `flask service hours|phone`,
+`flask phone simulate|answer-callbacks`."""
+
+import re
 
 import click
 from flask import Flask, current_app
@@ -8,6 +11,7 @@ from helpline.auth.models import ROLES, StaffUser
 from helpline.extensions import db
 from helpline.inbox import hours
 from helpline.inbox.models import Service
+from helpline.phone import simulator
 
 # slug, name, chat opening hours, chat offered, contact form
 SERVICES = [
@@ -19,6 +23,10 @@ DEMO_STAFF = [
     ("counsellor@example.org", "Anna", "counsellor", "demo-counsellor"),
     ("supervisor@example.org", "Sam", "supervisor", "demo-supervisor"),
 ]
+# Fictitious numbers for trying the phone line with `flask phone simulate`.
+DEMO_PHONE_NUMBERS = {"stopitnow": "+31800000001", "helpwanted": "+31800000002"}
+DEMO_PHONE_ENDPOINTS = {"counsellor@example.org": "+31600000001"}
+E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
 
 def seed_services() -> None:
@@ -58,8 +66,15 @@ def register(app: Flask) -> None:
             if current_app.config["HELPLINE_ENV"] == "production":
                 raise click.ClickException("Demo accounts are not created in production.")
             for email, name, role, password in DEMO_STAFF:
-                create_staff(email, name, role, password)
+                user = create_staff(email, name, role, password)
+                user.phone_endpoint = user.phone_endpoint or DEMO_PHONE_ENDPOINTS.get(email)
                 click.echo(f"Demo {role}: {email} / {password}")
+            for slug, number in DEMO_PHONE_NUMBERS.items():
+                service = db.session.scalar(select(Service).where(Service.slug == slug))
+                taken = db.session.scalar(select(Service).where(Service.phone_number == number))
+                if service.phone_number is None and taken is None:
+                    service.phone_number = number
+            db.session.commit()
 
     staff = click.Group("staff", help="Staff accounts.")
     app.cli.add_command(staff)
@@ -74,6 +89,22 @@ def register(app: Flask) -> None:
         """Create a staff account."""
         user = create_staff(email, name, role, password, max_chats)
         click.echo(f"{user.email} ({user.role})")
+
+    @staff.command("phone")
+    @click.argument("email")
+    @click.argument("endpoint", required=False)
+    def staff_phone(email: str, endpoint: str | None) -> None:
+        """Where accepted calls are put through: +31612345678, client:<name>, or empty to clear."""
+        if endpoint and not (E164.match(endpoint) or re.match(r"^client:[\w.-]{1,60}$", endpoint)):
+            raise click.BadParameter("write a number as +31612345678, or client:<name>")
+        user = db.session.scalar(select(StaffUser).where(StaffUser.email == email))
+        if user is None:
+            raise click.BadParameter(f"no staff account {email!r}")
+        user.phone_endpoint = endpoint or None
+        if not endpoint:
+            user.takes_calls = False
+        db.session.commit()
+        click.echo(f"{user.email}: {endpoint or 'no phone'}")
 
     service_group = click.Group("service", help="Services.")
     app.cli.add_command(service_group)

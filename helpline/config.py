@@ -94,6 +94,21 @@ def from_environment(instance_path: str) -> dict:
         # instead, and a connection lost to a database restart fails one request only.
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_recycle": 300},
         "SQLITE_BEGIN_IMMEDIATE": True,
+        # Twilio Voice (docs/phone.md). Without an account SID outside production, the REST
+        # calls go to the built-in phone simulator instead of Twilio.
+        "TWILIO_ACCOUNT_SID": env.get("TWILIO_ACCOUNT_SID", ""),
+        "TWILIO_AUTH_TOKEN": env.get("TWILIO_AUTH_TOKEN", ""),
+        # A twilio.http.HttpClient to use instead of Twilio's own (tests, the simulator).
+        "TWILIO_HTTP_CLIENT": None,
+        # Hosts a voicemail may be fetched from, to play it in the inbox.
+        "TWILIO_MEDIA_HOSTS": env.get("TWILIO_MEDIA_HOSTS", "api.twilio.com").split(","),
+        # A caller waiting this long without a free counsellor is offered voicemail or callback.
+        "PHONE_QUEUE_WAIT_SECONDS": int(env.get("PHONE_QUEUE_WAIT_SECONDS", "180")),
+        "PHONE_VOICEMAIL_SECONDS": int(env.get("PHONE_VOICEMAIL_SECONDS", "120")),
+        # Seconds the counsellor's phone rings before the call goes back to the queue.
+        "PHONE_DIAL_TIMEOUT": int(env.get("PHONE_DIAL_TIMEOUT", "20")),
+        # Twilio's text-to-speech voice for the Dutch messages.
+        "PHONE_VOICE": env.get("PHONE_VOICE", "Polly.Lotte"),
     }
 
 
@@ -106,6 +121,15 @@ def finalise(config: dict) -> None:
         or hashlib.sha256(b"hash-key:" + config["SECRET_KEY"].encode()).hexdigest()
     )
     config["HASH_KEY"] = key.encode() if isinstance(key, str) else key
+    production = config["HELPLINE_ENV"] == "production"
+    config.setdefault("PHONE_SIMULATED", not config["TWILIO_ACCOUNT_SID"] and not production)
+    if config["PHONE_SIMULATED"]:
+        # The simulator signs its webhooks like Twilio would, with a key of this installation.
+        config["TWILIO_ACCOUNT_SID"] = config["TWILIO_ACCOUNT_SID"] or "AC" + "0" * 32
+        config["TWILIO_AUTH_TOKEN"] = (
+            config["TWILIO_AUTH_TOKEN"]
+            or hashlib.sha256(b"twilio-simulator:" + config["SECRET_KEY"].encode()).hexdigest()
+        )
     uri = config["SQLALCHEMY_DATABASE_URI"]
     if uri.startswith("postgresql"):
         # Many socket threads share one process: more connections than the default 5 + 10.

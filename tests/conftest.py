@@ -18,6 +18,7 @@ from helpline import create_app
 from helpline.config import database_url
 from helpline.extensions import db
 from helpline.inbox.models import Service
+from helpline.phone.rest import SimulatedTwilio
 from tests import factories
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -97,6 +98,10 @@ def app(database_url_for_tests):
         "VISITOR_SWEEP_SECONDS": 0,
         "RATELIMIT_STORAGE_URI": "memory://",
         "SOCKETIO_CHANNEL": f"test-{uuid.uuid4().hex}",
+        "TWILIO_ACCOUNT_SID": factories.ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": factories.AUTH_TOKEN,
+        # Twilio's REST API is the one thing faked: its requests are recorded, per test.
+        "TWILIO_HTTP_CLIENT": SimulatedTwilio(),
     }
     # Tests read the database through a twin app object: its context stays pushed for the test,
     # while every socket event still gets a fresh app context of its own, as in production.

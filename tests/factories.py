@@ -162,3 +162,74 @@ def audit_actions(conversation_id: int) -> list[tuple[int, str]]:
             .order_by(AuditEntry.id)
         )
     ]
+
+
+ACCOUNT_SID = "AC" + "a1" * 16
+AUTH_TOKEN = "test-twilio-auth-token"
+
+
+def twilio_signature(url: str, params: dict, token: str = AUTH_TOKEN) -> str:
+    from twilio.request_validator import RequestValidator
+
+    return RequestValidator(token).compute_signature(url, params)
+
+
+def call_sid() -> str:
+    return "CA" + secrets.token_hex(16)
+
+
+class Caller:
+    """Twilio reporting one call to the app: every request signed with the real validator."""
+
+    BASE = "http://localhost"
+
+    def __init__(self, app, number: str = "+31612345678", to: str = "+31800000001"):
+        self.http = app.test_client()
+        self.number = number
+        self.to = to
+        self.sid = call_sid()
+
+    def post(self, path: str, sid: str | None = None, **params):
+        params = {"CallSid": sid or self.sid, "AccountSid": ACCOUNT_SID, **params}
+        signature = twilio_signature(self.BASE + path, params)
+        db.session.rollback()
+        return self.http.post(path, data=params, headers={"X-Twilio-Signature": signature})
+
+    def call(self):
+        return self.post(
+            "/phone/voice",
+            From=self.number,
+            To=self.to,
+            CallStatus="ringing",
+            Direction="inbound",
+        )
+
+    def wait(self, seconds: int):
+        return self.post("/phone/wait", QueueTime=str(seconds), QueueSid="QU" + "0" * 32)
+
+    def leave_queue(self, result: str = "leave"):
+        return self.post("/phone/queue", QueueResult=result, QueueTime="200")
+
+    def press(self, digits: str):
+        return self.post("/phone/gather", Digits=digits)
+
+    def record(self, seconds: int = 42, recording_sid: str | None = None):
+        recording_sid = recording_sid or "RE" + secrets.token_hex(16)
+        return self.post(
+            "/phone/recording",
+            RecordingSid=recording_sid,
+            RecordingUrl=f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}"
+            f"/Recordings/{recording_sid}",
+            RecordingDuration=str(seconds),
+        )
+
+    def dial_ended(self, status: str = "completed", seconds: int = 0):
+        return self.post("/phone/dial", DialCallStatus=status, DialCallDuration=str(seconds))
+
+    def status(self, status: str, seconds: int | None = None, sid=None, parent=None):
+        params = {"CallStatus": status}
+        if seconds is not None:
+            params["CallDuration"] = str(seconds)
+        if parent:
+            params["ParentCallSid"] = parent
+        return self.post("/phone/status", sid=sid, **params)

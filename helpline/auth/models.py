@@ -29,6 +29,10 @@ class StaffUser(db.Model):
     role: Mapped[str] = mapped_column(String(20), default="counsellor")
     max_chats: Mapped[int] = mapped_column(default=3)
     active: Mapped[bool] = mapped_column(default=True)
+    # Where an accepted call is put through: a number in E.164 or "client:<name>".
+    phone_endpoint: Mapped[str | None] = mapped_column(String(80))
+    # Switched on in the inbox while this person answers the phone line.
+    takes_calls: Mapped[bool] = mapped_column(default=False)
     # Rotated on logout, so every session and socket of this user stops working at once.
     session_token: Mapped[str] = mapped_column(String(64), default=lambda: secrets.token_hex(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -35,6 +35,8 @@ class Service(db.Model):
     chat_enabled: Mapped[bool] = mapped_column(default=True)
     # Which contact form this service offers (see helpline/forms/schemas.py), if any.
     form: Mapped[str | None] = mapped_column(String(20))
+    # The service's Twilio number in E.164 (+3180...); calls to it land in this service.
+    phone_number: Mapped[str | None] = mapped_column(String(20), unique=True)
 
 
 class Client(db.Model):
@@ -44,6 +46,8 @@ class Client(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     browser_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # Keyed hash of a caller's number: repeat callers are recognised, the number is not kept.
+    phone_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

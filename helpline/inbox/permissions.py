@@ -31,6 +31,10 @@ RULES: dict[str, Callable[[StaffUser, Conversation | None], bool]] = {
     "end": _owns_unowned_or_leads,
     "close": _owns_unowned_or_leads,
     "export": _is_staff,
+    "take_calls": _is_staff,
+    "call_back": _owns_unowned_or_leads,
+    "listen_recording": _is_staff,
+    "delete_recording": _owns_unowned_or_leads,
 }
 
 REFUSALS = {
@@ -38,6 +42,10 @@ REFUSALS = {
     "transfer": "Only the counsellor who has the conversation, or a supervisor, can transfer it.",
     "end": "Only the counsellor who has the conversation, or a supervisor, can end it.",
     "close": "Only the counsellor who has the conversation, or a supervisor, can close it.",
+    "call_back": "Only the counsellor who has the conversation, or a supervisor, can call back.",
+    "delete_recording": (
+        "Only the counsellor who has the conversation, or a supervisor, can delete the voicemail."
+    ),
 }
 
 

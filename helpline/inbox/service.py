@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import secrets
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -49,6 +50,18 @@ EVENT_TEXT = {
     "visitor_left": "The visitor left.",
     "closed": "{name} closed the conversation.",
     "exported": "{name} exported an anonymised report.",
+    "call_started": "Incoming call.",
+    "call_missed": "{name} did not answer; the call is back in the queue.",
+    "call_not_connected": "The call could not be put through to {name}; it is back in the queue.",
+    "call_ended": "The call ended after {duration}.",
+    "caller_hung_up": "The caller hung up while waiting.",
+    "voicemail": "The caller left a voicemail of {duration}.",
+    "callback_requested": "The caller asked to be called back.",
+    "callback_started": "{name} is calling back.",
+    "callback_answered": "The caller answered the callback.",
+    "callback_ended": "The callback ended after {duration}.",
+    "callback_failed": "The callback did not get through ({status}).",
+    "recording_deleted": "{name} deleted the voicemail.",
 }
 
 
@@ -181,6 +194,10 @@ def summaries(conversations: list[Conversation]) -> list[dict]:
         .group_by(Message.conversation_id)
     ).all()
     unread = dict(unread_rows)
+    extras: dict[int, dict] = {}
+    for _receiver, fields in signals.summarising.send(conversations):
+        for conversation_id, extra in (fields or {}).items():
+            extras.setdefault(conversation_id, {}).update(extra)
     client_ids = {c.client_id for c in conversations if c.client_id is not None}
     per_client: dict[int, int] = {}
     if client_ids:
@@ -197,6 +214,7 @@ def summaries(conversations: list[Conversation]) -> list[dict]:
             unread=unread.get(c.id, 0),
             earlier=per_client.get(c.client_id, 1) - 1 if c.client_id else 0,
         )
+        | extras.get(c.id, {})
         for c in conversations
     ]
 
@@ -284,6 +302,21 @@ def client_for_browser(browser_token: str) -> Client:
     return client
 
 
+def client_for_phone(number: str) -> Client:
+    """The anonymous client behind a caller's number, known only by its keyed hash."""
+    digest = _keyed_hash("phone", number)
+    client = db.session.scalar(select(Client).where(Client.phone_hash == digest))
+    if client is not None:
+        return client
+    try:
+        with db.session.begin_nested():
+            client = Client(phone_hash=digest)
+            db.session.add(client)
+    except IntegrityError:
+        client = db.session.scalar(select(Client).where(Client.phone_hash == digest))
+    return client
+
+
 def new_client() -> Client:
     """A new anonymous client known by nothing but its conversations (e.g. a form's sender)."""
     client = Client()
@@ -316,11 +349,15 @@ def open_conversation(
     now: datetime | None = None,
     *,
     during_opening_hours: bool = False,
+    event: str | None = None,
+    attach: Callable[[Conversation], None] | None = None,
 ) -> Posted:
     """Open a waiting conversation with its first message, once per (client, client_msg_id).
 
     With `during_opening_hours`, only while the service is open; a retry of a first message
-    sent in time still gets its conversation after closing time.
+    sent in time still gets its conversation after closing time. With `event`, the first
+    message is that system event instead of the visitor's words (a call has no words yet).
+    `attach` adds a channel's own rows to the new conversation in the same transaction.
     """
     now = now or utcnow()
     client_id = client.id
@@ -345,7 +382,20 @@ def open_conversation(
     db.session.add(ContactMoment(conversation=conversation, kind="inbound", started_at=now))
     try:
         db.session.flush()
-        message = _append(conversation, "visitor", body, client_msg_id=client_msg_id, now=now)
+        if event is None:
+            message = _append(conversation, "visitor", body, client_msg_id=client_msg_id, now=now)
+        else:
+            message = _append(
+                conversation,
+                "system",
+                EVENT_TEXT[event],
+                client_msg_id=client_msg_id,
+                kind="event",
+                event=event,
+                now=now,
+            )
+        if attach is not None:
+            attach(conversation)
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
@@ -468,6 +518,7 @@ def claim(conversation_id: int, user: StaffUser, now: datetime | None = None) ->
     if conversation.state != "queued":
         raise AlreadyAssigned() if conversation.state == "active" else ConversationEnded()
     _check_capacity(user)
+    signals.claiming.send(conversation, user=user)
     result = db.session.execute(
         update(Conversation)
         .where(
@@ -486,6 +537,7 @@ def claim(conversation_id: int, user: StaffUser, now: datetime | None = None) ->
     _audit(user, "conversation.claim", conversation)
     db.session.commit()
     _publish_change(conversation, event)
+    signals.claimed.send(conversation, user=user)
     return conversation
 
 
@@ -620,6 +672,137 @@ def colleagues(user: StaffUser) -> list[dict]:
     ]
 
 
+# --- channels without a live visitor socket (phone) --------------------------------------------
+
+
+def record_event(
+    conversation_id: int,
+    event: str,
+    actor: StaffUser | None = None,
+    now: datetime | None = None,
+    *,
+    audit: str | None = None,
+    **params: str,
+) -> Conversation:
+    """Note what happened on a channel (a voicemail, a callback) as an event, and show it."""
+    now = now or utcnow()
+    conversation = by_id(conversation_id)
+    message = _append_event(conversation, event, actor, now, **params)
+    if actor is not None and audit:
+        _audit(actor, audit, conversation)
+    db.session.commit()
+    _publish_message(conversation, message)
+    _announce(conversation, everyone=conversation.state != "active")
+    return conversation
+
+
+def add_contact_moment(
+    conversation_id: int, kind: str, now: datetime | None = None, *, event: str | None = None
+) -> None:
+    """Count a callback (or another inbound contact) of an existing conversation."""
+    now = now or utcnow()
+    conversation = by_id(conversation_id)
+    db.session.add(ContactMoment(conversation_id=conversation.id, kind=kind, started_at=now))
+    message = _append_event(conversation, event, None, now) if event else None
+    db.session.commit()
+    if message is not None:
+        _publish_message(conversation, message)
+
+
+def caller_gone(
+    conversation_id: int,
+    now: datetime | None = None,
+    *,
+    keep_waiting: bool = False,
+    **params: str,
+) -> Conversation | None:
+    """The caller hung up: a call in progress goes to wrap-up; a waiting one is abandoned.
+
+    With `keep_waiting` (a voicemail or callback request is waiting to be handled) a waiting
+    conversation stays in the queue. Repeated or late reports change nothing.
+    """
+    now = now or utcnow()
+    conversation = by_id(conversation_id)
+    if conversation.state == "active":
+        return _leave_state(conversation, "wrap_up", "call_ended", now, **params)
+    if conversation.state == "queued" and not keep_waiting:
+        return _leave_state(conversation, "closed", "caller_hung_up", now)
+    return None
+
+
+def requeue(conversation_id: int, event: str, now: datetime | None = None) -> Conversation | None:
+    """Put an active conversation back at the front of the queue (e.g. the counsellor's phone
+    did not answer)."""
+    now = now or utcnow()
+    conversation = by_id(conversation_id)
+    if conversation.state != "active":
+        return None
+    assignee = conversation.assignee
+    result = db.session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_id, Conversation.state == "active")
+        .values(state="queued", assignee_id=None, assigned_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        db.session.rollback()
+        return None
+    db.session.expire(conversation)
+    message = _append_event(conversation, event, assignee, now)
+    db.session.commit()
+    _publish_change(conversation, message)
+    return conversation
+
+
+def announce(conversation_id: int) -> None:
+    """Show staff the current row of a conversation whose channel details changed."""
+    conversation = by_id(conversation_id)
+    db.session.refresh(conversation)
+    _announce(conversation, everyone=conversation.state != "active")
+
+
+def audit(user: StaffUser, action: str, conversation: Conversation) -> None:
+    """Record a staff member's read of a contact outside the inbox's own reads."""
+    _audit(user, action, conversation)
+    db.session.commit()
+
+
+def staff_available_for_calls(service_id: int) -> bool:
+    """Someone takes calls now and has room for one more conversation."""
+    busy = (
+        select(func.count())
+        .select_from(Conversation)
+        .where(Conversation.assignee_id == StaffUser.id, Conversation.state == "active")
+        .scalar_subquery()
+    )
+    found = db.session.scalar(
+        select(StaffUser.id)
+        .where(
+            StaffUser.active.is_(True),
+            StaffUser.takes_calls.is_(True),
+            StaffUser.phone_endpoint.is_not(None),
+            busy < StaffUser.max_chats,
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
+def set_takes_calls(user: StaffUser, on: bool) -> None:
+    """Switch a staff member's availability for the phone line."""
+    require(user, "take_calls")
+    if on and not user.phone_endpoint:
+        raise InvalidState("Add the phone number calls are put through to first.")
+    db.session.execute(
+        update(StaffUser)
+        .where(StaffUser.id == user.id)
+        .values(takes_calls=on)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    user.takes_calls = on
+
+
 # --- internals -------------------------------------------------------------------------------
 
 
@@ -697,13 +880,13 @@ def _append(
 
 
 def _append_event(
-    conversation: Conversation, event: str, actor: StaffUser | None, now: datetime
+    conversation: Conversation, event: str, actor: StaffUser | None, now: datetime, **params: str
 ) -> Message:
     name = actor.display_name if actor else ""
     return _append(
         conversation,
         "system",
-        EVENT_TEXT[event].format(name=name),
+        EVENT_TEXT[event].format(name=name, **params),
         author=actor,
         kind="event",
         event=event,
@@ -790,13 +973,20 @@ def _visitor_goes(conversation: Conversation, event: str, now: datetime | None) 
     now = now or utcnow()
     if conversation.state not in OPEN_STATES:
         raise ConversationEnded()
-    waiting = conversation.state == "queued"
-    # Conditional on the state, so two server processes sweeping at once move it only once.
-    values = (
-        {"state": "closed", "abandoned": True, "ended_at": now, "closed_at": now}
-        if waiting
-        else {"state": "wrap_up", "ended_at": now}
-    )
+    state = "closed" if conversation.state == "queued" else "wrap_up"
+    moved = _leave_state(conversation, state, event, now)
+    if moved is None:
+        raise InvalidState()
+    return moved
+
+
+def _leave_state(
+    conversation: Conversation, state: str, event: str, now: datetime, **params: str
+) -> Conversation | None:
+    # Conditional on the state it was read in, so two reports of the same hang-up move it once.
+    values: dict = {"state": state, "ended_at": now}
+    if state == "closed":
+        values.update(abandoned=True, closed_at=now)
     result = db.session.execute(
         update(Conversation)
         .where(Conversation.id == conversation.id, Conversation.state == conversation.state)
@@ -805,10 +995,10 @@ def _visitor_goes(conversation: Conversation, event: str, now: datetime | None) 
     )
     if result.rowcount != 1:
         db.session.rollback()
-        raise InvalidState()
+        return None
     db.session.expire(conversation)
-    message = _append_event(conversation, event, None, now)
-    if waiting:
+    message = _append_event(conversation, event, None, now, **params)
+    if state == "closed":
         signals.closing.send(conversation)
     db.session.commit()
     _publish_change(conversation, message)

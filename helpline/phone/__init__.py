@@ -1,0 +1,1 @@
+"""The phone line on Twilio Voice: signed webhooks, TwiML, callbacks through the REST API."""

@@ -1,0 +1,35 @@
+"""Staff socket events of the phone line, on the inbox namespace. See docs/protocol.md."""
+
+from flask_login import current_user
+
+from helpline.extensions import socketio
+from helpline.inbox import service as inbox
+from helpline.phone import schemas, service
+from helpline.sockets import acked
+
+NS = "/inbox"
+
+
+def user():
+    return current_user._get_current_object()
+
+
+@socketio.on("call_back", namespace=NS)
+@acked(schemas.StaffCallRef(), staff=True)
+def call_back(payload: dict) -> dict:
+    call = service.call_back(payload["conversation_id"], user())
+    return {"call_sid": call.call_sid}
+
+
+@socketio.on("delete_voicemail", namespace=NS)
+@acked(schemas.StaffCallRef(), staff=True)
+def delete_voicemail(payload: dict) -> dict:
+    service.delete_voicemail(payload["conversation_id"], user())
+    return {}
+
+
+@socketio.on("take_calls", namespace=NS)
+@acked(schemas.TakeCalls(), staff=True)
+def take_calls(payload: dict) -> dict:
+    inbox.set_takes_calls(user(), payload["on"])
+    return {"takes_calls": payload["on"]}

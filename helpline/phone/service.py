@@ -1,0 +1,616 @@
+"""The phone line's rules: a call becomes a conversation; Twilio's reports move it along.
+
+Every webhook may arrive twice, late or out of order: each step is keyed by the CallSid and
+changes a row only from the state it expects, so a repeat changes nothing.
+"""
+
+import re
+from datetime import datetime
+
+from flask import current_app, url_for
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from helpline.auth.models import StaffUser
+from helpline.encryption import seal, unseal
+from helpline.extensions import db
+from helpline.inbox import service as inbox
+from helpline.inbox import signals
+from helpline.inbox.errors import InboxError, InvalidState
+from helpline.inbox.models import Conversation, Service
+from helpline.inbox.permissions import require
+from helpline.phone import rest, twiml
+from helpline.phone.models import FINAL_STATUSES, STATUS_RANK, PhoneCall, PhoneLine
+from helpline.timeutil import iso, utcnow
+
+# What a caller ID says when the number is withheld ("anonymous" typed on a keypad, etc.).
+WITHHELD = {
+    "",
+    "anonymous",
+    "restricted",
+    "unknown",
+    "private",
+    "unavailable",
+    "+266696687",
+    "+7378742833",
+    "+2562533",
+    "+8656696",
+    "+86282452253",
+}
+E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+WAITING_STAGES = ("voicemail", "callback_requested", "recording")
+
+
+class CannotCallBack(InboxError):
+    code = "cannot_call_back"
+    default_message = "This caller cannot be called back."
+
+
+class NoPhoneEndpoint(InboxError):
+    code = "no_phone"
+    default_message = "Add the phone number calls are put through to first."
+
+
+class CallNotConnected(InboxError):
+    code = "call_not_connected"
+    status = 502
+    default_message = "The call could not be put through."
+
+
+def is_withheld(number: str) -> bool:
+    """True when the caller ID is withheld or not a callable number."""
+    text = number.strip()
+    return text.lower() in WITHHELD or not E164.match(text)
+
+
+def mask(number: str) -> str:
+    """Only the last two digits: enough to say 'the number ending in 78'."""
+    return "…" + number[-2:]
+
+
+def talk_time(seconds: int | None) -> str:
+    """Seconds as m:ss for the inbox."""
+    seconds = max(0, int(seconds or 0))
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+# --- webhooks -----------------------------------------------------------------------------------
+
+
+def incoming_call(call_sid: str, caller: str, called: str, now: datetime | None = None) -> str:
+    """A call comes in: queue it if someone can answer, otherwise offer voicemail or callback."""
+    now = now or utcnow()
+    existing = _call(call_sid)
+    if existing is not None:
+        return _replay(existing)
+    service = db.session.scalar(select(Service).where(Service.phone_number == called))
+    if service is None:
+        return twiml.goodbye(twiml.UNKNOWN_NUMBER)
+    withheld = is_withheld(caller)
+    open_now = inbox.is_open(service, now)
+    available = open_now and inbox.staff_available_for_calls(service.id)
+    client = inbox.new_client() if withheld else inbox.client_for_phone(caller)
+
+    def attach(conversation: Conversation) -> None:
+        db.session.add(
+            PhoneLine(
+                conversation=conversation,
+                stage="ringing" if available else "menu",
+                withheld=withheld,
+                masked_number=None if withheld else mask(caller),
+                sealed_number=None if withheld else seal(caller),
+            )
+        )
+        db.session.add(
+            PhoneCall(
+                call_sid=call_sid,
+                conversation=conversation,
+                direction="inbound",
+                leg="caller",
+                status="ringing",
+                status_rank=STATUS_RANK["ringing"],
+                created_at=now,
+            )
+        )
+
+    try:
+        posted = inbox.open_conversation(
+            service, "phone", client, call_sid, "", now, event="call_started", attach=attach
+        )
+    except IntegrityError:
+        # The same call reported twice at once: the first request's conversation stands.
+        db.session.rollback()
+        existing = _call(call_sid)
+        if existing is None:
+            raise
+        return _replay(existing)
+    if not posted.created:
+        return _replay(_call(call_sid))
+    if available:
+        return twiml.enqueue(service)
+    return twiml.menu(service, closed=not open_now, withheld=withheld)
+
+
+def keep_waiting(call_sid: str, queue_time: int) -> str:
+    """Twilio asks what to play while the caller waits; after too long, go to the menu."""
+    call = _call(call_sid)
+    if call is None:
+        return twiml.waiting(first=False, leave=True)
+    conversation = call.conversation
+    limit = current_app.config["PHONE_QUEUE_WAIT_SECONDS"]
+    leave = conversation.state == "queued" and (
+        queue_time >= limit or not inbox.staff_available_for_calls(conversation.service_id)
+    )
+    db.session.rollback()
+    return twiml.waiting(first=queue_time < 5, leave=leave)
+
+
+def left_queue(call_sid: str, result: str, now: datetime | None = None) -> str:
+    """The caller left the queue: hung up, was put through, or waited too long (the menu)."""
+    call = _call(call_sid)
+    if call is None:
+        return twiml.empty()
+    if result == "hangup":
+        return _caller_hung_up(call, now) or twiml.empty()
+    if result in ("leave", "queue-full", "error", "system-shutdown"):
+        line = _line(call.conversation_id)
+        if call.conversation.state != "queued":
+            return twiml.empty()
+        _move_stage(line, ("ringing",), "menu")
+        service = call.conversation.service
+        return twiml.menu(service, closed=not inbox.is_open(service), withheld=line.withheld)
+    return twiml.empty()
+
+
+def menu_choice(call_sid: str, digits: str) -> str:
+    """1: leave a voicemail; 2: ask to be called back (not with a withheld number)."""
+    call = _call(call_sid)
+    if call is None:
+        return twiml.goodbye()
+    line = _line(call.conversation_id)
+    service = call.conversation.service
+    closed = not inbox.is_open(service)
+    if digits == "1":
+        _move_stage(line, ("menu", "ringing"), "recording")
+        return twiml.record()
+    if digits == "2" and not line.withheld:
+        if _move_stage(line, ("menu", "ringing", "recording"), "callback_requested"):
+            inbox.record_event(call.conversation_id, "callback_requested")
+        return twiml.goodbye(twiml.CALLBACK)
+    db.session.rollback()
+    prompt = None if digits == "2" else twiml.UNKNOWN_CHOICE
+    return twiml.menu(service, closed=closed, withheld=line.withheld, prompt=prompt)
+
+
+def voicemail(call_sid: str, recording_sid: str | None, url: str | None, seconds: int) -> str:
+    """The caller left a voicemail: it stays at Twilio and waits in the inbox, referenced."""
+    call = _call(call_sid)
+    if call is None or recording_sid is None or url is None or seconds < 1:
+        if call is not None:
+            line = _line(call.conversation_id)
+            _move_stage(line, ("recording",), "menu")
+        return twiml.goodbye(twiml.NOT_RECORDED)
+    line = _line(call.conversation_id)
+    if line.recording_sid == recording_sid:
+        db.session.rollback()
+        return twiml.goodbye(twiml.RECORDED)
+    stored = db.session.execute(
+        update(PhoneLine)
+        .where(PhoneLine.id == line.id, PhoneLine.recording_sid.is_(None))
+        .values(
+            recording_sid=recording_sid,
+            recording_url=url,
+            recording_seconds=seconds,
+            stage="voicemail",
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if stored:
+        inbox.record_event(call.conversation_id, "voicemail", duration=talk_time(seconds))
+    else:
+        db.session.rollback()
+    return twiml.goodbye(twiml.RECORDED)
+
+
+def put_through_ended(call_sid: str, status: str, seconds: int | None) -> str:
+    """The counsellor's phone was rung: the talk is over, or it was not answered."""
+    call = _call(call_sid)
+    if call is None:
+        return twiml.empty()
+    conversation = call.conversation
+    if status in ("completed", "answered"):
+        db.session.execute(
+            update(PhoneCall)
+            .where(PhoneCall.id == call.id)
+            .values(talk_seconds=seconds or 0)
+            .execution_options(synchronize_session=False)
+        )
+        line = _line(conversation.id)
+        _move_stage(line, ("connected",), "ended", commit=False)
+        if inbox.caller_gone(conversation.id, duration=talk_time(seconds)) is None:
+            db.session.commit()
+        return twiml.goodbye()
+    # Not answered: back to the front of the queue, and this counsellor is off the line.
+    assignee_id = conversation.assignee_id
+    if assignee_id is not None:
+        db.session.execute(
+            update(StaffUser)
+            .where(StaffUser.id == assignee_id)
+            .values(takes_calls=False)
+            .execution_options(synchronize_session=False)
+        )
+    line = _line(conversation.id)
+    _move_stage(line, ("connected",), "ringing", commit=False)
+    if inbox.requeue(conversation.id, "call_missed") is None:
+        db.session.commit()
+    return twiml.enqueue(conversation.service, greet=False)
+
+
+def call_status(
+    call_sid: str,
+    status: str,
+    duration: int | None,
+    parent_sid: str | None,
+    now: datetime | None = None,
+) -> None:
+    """Twilio reports a call's progress; only a step forward changes anything."""
+    now = now or utcnow()
+    call = _call(call_sid) or _child_of_callback(call_sid, parent_sid, now)
+    if call is None:
+        db.session.rollback()
+        return
+    rank = STATUS_RANK[status]
+    final = status in FINAL_STATUSES
+    values: dict = {"status": status, "status_rank": rank}
+    # An inbound call is answered when put through (put_through); a callback leg when it is.
+    answered = call.direction == "callback" and (
+        status == "in-progress" or (status == "completed" and (duration or 0) > 0)
+    )
+    if final:
+        values.update(ended_at=now, duration_seconds=duration)
+    moved = db.session.execute(
+        update(PhoneCall)
+        .where(PhoneCall.id == call.id, PhoneCall.status_rank < rank)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    newly_answered = False
+    if answered:
+        newly_answered = bool(
+            db.session.execute(
+                update(PhoneCall)
+                .where(PhoneCall.id == call.id, PhoneCall.answered_at.is_(None))
+                .values(answered_at=now)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+        )
+    db.session.commit()
+    if not moved and not newly_answered:
+        return
+    conversation_id = call.conversation_id
+    if call.direction == "inbound":
+        if final:
+            _caller_hung_up(call, now)
+        return
+    if call.leg == "caller":
+        if newly_answered:
+            inbox.add_contact_moment(conversation_id, "callback", now, event="callback_answered")
+        if final and moved:
+            if status == "completed" and (duration or 0) > 0:
+                inbox.record_event(conversation_id, "callback_ended", duration=talk_time(duration))
+            else:
+                inbox.record_event(conversation_id, "callback_failed", status=_said(status))
+    elif final and moved and status != "completed":
+        inbox.record_event(
+            conversation_id, "callback_failed", status="your phone: " + _said(status)
+        )
+
+
+# --- staff actions --------------------------------------------------------------------------------
+
+
+def refuse_claim_without_phone(conversation: Conversation, user: StaffUser) -> None:
+    """A ringing call can only be accepted by someone it can be put through to."""
+    if conversation.channel != "phone" or user.phone_endpoint:
+        return
+    line = _line(conversation.id)
+    if line is not None and line.stage == "ringing":
+        db.session.rollback()
+        raise NoPhoneEndpoint()
+
+
+def put_through(conversation: Conversation, user: StaffUser) -> None:
+    """After a counsellor claimed a ringing call: connect the caller to their phone."""
+    if conversation.channel != "phone":
+        return
+    line = _line(conversation.id)
+    call = _inbound_call(conversation.id)
+    if line is None or call is None or line.stage != "ringing" or call.status_rank >= 4:
+        db.session.rollback()
+        return
+    db.session.rollback()
+    try:
+        rest.redirect_call(call.call_sid, twiml.put_through(user.phone_endpoint))
+    except rest.PhoneUnavailable as error:
+        inbox.requeue(conversation.id, "call_not_connected")
+        raise CallNotConnected(str(error)) from error
+    line = _line(conversation.id)
+    _move_stage(line, ("ringing",), "connected", commit=False)
+    db.session.execute(
+        update(PhoneCall)
+        .where(PhoneCall.id == call.id)
+        .values(staff_id=user.id, answered_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    inbox.announce(conversation.id)
+
+
+def call_back(conversation_id: int, user: StaffUser, now: datetime | None = None) -> PhoneCall:
+    """Ring the counsellor's phone, then the caller, from the service's number."""
+    now = now or utcnow()
+    conversation = inbox.by_id(conversation_id)
+    require(user, "call_back", conversation)
+    if conversation.channel != "phone":
+        raise InvalidState("Only a phone conversation can be called back.")
+    line = _line(conversation.id)
+    refusal = _callback_refusal(conversation, line)
+    if refusal:
+        raise CannotCallBack(refusal)
+    if not user.phone_endpoint:
+        raise NoPhoneEndpoint()
+    under_way = db.session.scalar(
+        select(PhoneCall.id).where(
+            PhoneCall.conversation_id == conversation.id,
+            PhoneCall.direction == "callback",
+            PhoneCall.leg == "staff",
+            PhoneCall.status_rank < STATUS_RANK["completed"],
+        )
+    )
+    if under_way is not None:
+        raise InvalidState("A callback is already under way.")
+    number = unseal(line.sealed_number)
+    if number is None:
+        raise CannotCallBack("The caller's number can no longer be read.")
+    service = conversation.service
+    endpoint = user.phone_endpoint
+    status_url = url_for("phone.status", _external=True)
+    db.session.rollback()
+    sid = rest.start_call(
+        endpoint,
+        service.phone_number,
+        twiml.call_back(number, service.phone_number, status_url),
+        status_url,
+    )
+    call = PhoneCall(
+        call_sid=sid,
+        conversation_id=conversation_id,
+        direction="callback",
+        leg="staff",
+        status="queued",
+        status_rank=STATUS_RANK["queued"],
+        staff_id=user.id,
+        created_at=now,
+    )
+    db.session.add(call)
+    inbox.record_event(conversation_id, "callback_started", user, now, audit="phone.callback")
+    return call
+
+
+def delete_voicemail(conversation_id: int, user: StaffUser, now: datetime | None = None) -> None:
+    """Delete the voicemail at Twilio and forget where it was."""
+    now = now or utcnow()
+    conversation = inbox.by_id(conversation_id)
+    require(user, "delete_recording", conversation)
+    line = _line(conversation_id)
+    if line is None or line.recording_sid is None or line.recording_deleted_at is not None:
+        raise InvalidState("There is no voicemail to delete.")
+    recording_sid = line.recording_sid
+    db.session.rollback()
+    rest.delete_recording(recording_sid)
+    db.session.execute(
+        update(PhoneLine)
+        .where(PhoneLine.conversation_id == conversation_id)
+        .values(recording_url=None, recording_deleted_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    inbox.record_event(
+        conversation_id, "recording_deleted", user, now, audit="phone.recording.delete"
+    )
+
+
+def voicemail_for_staff(conversation_id: int, user: StaffUser) -> PhoneLine:
+    """The voicemail of a conversation, for playing in the inbox (audited)."""
+    conversation = inbox.by_id(conversation_id)
+    require(user, "listen_recording", conversation)
+    line = _line(conversation_id)
+    if line is None or line.recording_url is None:
+        raise InvalidState("There is no voicemail to play.")
+    inbox.audit(user, "phone.recording.listen", conversation)
+    return line
+
+
+# --- what the inbox shows -----------------------------------------------------------------------
+
+
+def details(conversations: list[Conversation]) -> dict[int, dict]:
+    """Phone details of the conversations in an inbox list: no number, only its last digits."""
+    ids = [c.id for c in conversations if c.channel == "phone"]
+    if not ids:
+        return {}
+    lines = {
+        line.conversation_id: line
+        for line in db.session.scalars(select(PhoneLine).where(PhoneLine.conversation_id.in_(ids)))
+    }
+    calls: dict[int, list[PhoneCall]] = {}
+    for call in db.session.scalars(
+        select(PhoneCall).where(PhoneCall.conversation_id.in_(ids)).order_by(PhoneCall.id)
+    ):
+        calls.setdefault(call.conversation_id, []).append(call)
+    by_id = {c.id: c for c in conversations}
+    shown = {}
+    for conversation_id, line in lines.items():
+        legs = calls.get(conversation_id, [])
+        inbound = next((c for c in legs if c.direction == "inbound"), None)
+        refusal = _callback_refusal(by_id[conversation_id], line)
+        shown[conversation_id] = {
+            "phone": {
+                "stage": line.stage,
+                "caller": line.masked_number,
+                "withheld": line.withheld,
+                "can_call_back": refusal is None,
+                "call_back_refusal": refusal,
+                "callback_under_way": any(
+                    c.direction == "callback" and c.leg == "staff" and c.status_rank < 4
+                    for c in legs
+                ),
+                "callbacks": sum(1 for c in legs if c.direction == "callback" and c.leg == "staff"),
+                "talk_seconds": inbound.talk_seconds if inbound else None,
+                "call_seconds": inbound.duration_seconds if inbound else None,
+                "voicemail": (
+                    {
+                        "seconds": line.recording_seconds,
+                        "deleted": line.recording_deleted_at is not None,
+                        "deleted_at": iso(line.recording_deleted_at),
+                    }
+                    if line.recording_sid
+                    else None
+                ),
+            }
+        }
+    return shown
+
+
+# --- signals from the inbox ----------------------------------------------------------------------
+
+
+@signals.summarising.connect
+def _summarise(conversations: list[Conversation]) -> dict[int, dict]:
+    return details(conversations)
+
+
+@signals.claiming.connect
+def _claiming(conversation: Conversation, user: StaffUser) -> None:
+    refuse_claim_without_phone(conversation, user)
+
+
+@signals.claimed.connect
+def _claimed(conversation: Conversation, user: StaffUser) -> None:
+    put_through(conversation, user)
+
+
+@signals.closing.connect
+def _forget_number(conversation: Conversation) -> None:
+    """Closing ends the need to call back: the encrypted number goes, only its hash stays."""
+    if conversation.channel != "phone":
+        return
+    db.session.execute(
+        update(PhoneLine)
+        .where(PhoneLine.conversation_id == conversation.id)
+        .values(sealed_number=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+# --- internals -----------------------------------------------------------------------------------
+
+
+def _call(call_sid: str) -> PhoneCall | None:
+    return db.session.scalar(select(PhoneCall).where(PhoneCall.call_sid == call_sid))
+
+
+def _line(conversation_id: int) -> PhoneLine | None:
+    return db.session.scalar(select(PhoneLine).where(PhoneLine.conversation_id == conversation_id))
+
+
+def _inbound_call(conversation_id: int) -> PhoneCall | None:
+    return db.session.scalar(
+        select(PhoneCall).where(
+            PhoneCall.conversation_id == conversation_id, PhoneCall.direction == "inbound"
+        )
+    )
+
+
+def _replay(call: PhoneCall) -> str:
+    """The answer to a repeated incoming-call webhook: what the caller's stage calls for."""
+    line = _line(call.conversation_id)
+    service = call.conversation.service
+    db.session.rollback()
+    if line.stage == "ringing":
+        return twiml.enqueue(service)
+    if line.stage == "menu":
+        return twiml.menu(service, closed=not inbox.is_open(service), withheld=line.withheld)
+    return twiml.empty()
+
+
+def _move_stage(
+    line: PhoneLine, from_stages: tuple[str, ...], to_stage: str, *, commit: bool = True
+) -> bool:
+    moved = db.session.execute(
+        update(PhoneLine)
+        .where(PhoneLine.id == line.id, PhoneLine.stage.in_(from_stages))
+        .values(stage=to_stage)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if commit:
+        db.session.commit()
+        if moved:
+            inbox.announce(line.conversation_id)
+    return bool(moved)
+
+
+def _caller_hung_up(call: PhoneCall, now: datetime | None) -> str | None:
+    conversation_id = call.conversation_id
+    line = _line(conversation_id)
+    if line.stage in WAITING_STAGES:
+        db.session.rollback()
+        return None
+    talk = call.talk_seconds
+    if talk is None and call.answered_at is not None:
+        talk = int(((now or utcnow()) - call.answered_at).total_seconds())
+    _move_stage(line, ("ringing", "menu", "connected"), "ended", commit=False)
+    moved = inbox.caller_gone(conversation_id, now, duration=talk_time(talk))
+    if moved is None:
+        db.session.commit()
+    return None
+
+
+def _child_of_callback(call_sid: str, parent_sid: str | None, now: datetime) -> PhoneCall | None:
+    if parent_sid is None:
+        return None
+    parent = _call(parent_sid)
+    if parent is None or parent.direction != "callback":
+        return None
+    try:
+        with db.session.begin_nested():
+            child = PhoneCall(
+                call_sid=call_sid,
+                parent_sid=parent_sid,
+                conversation_id=parent.conversation_id,
+                direction="callback",
+                leg="caller",
+                status="initiated",
+                status_rank=0,
+                staff_id=parent.staff_id,
+                created_at=now,
+            )
+            db.session.add(child)
+    except IntegrityError:
+        child = _call(call_sid)
+    return child
+
+
+def _callback_refusal(conversation: Conversation, line: PhoneLine | None) -> str | None:
+    if line is None:
+        return "Not a phone conversation."
+    if line.withheld:
+        return "The caller's number is withheld: they cannot be called back."
+    if conversation.state == "closed" or line.sealed_number is None:
+        return "The conversation is closed: the number is no longer kept."
+    if not conversation.service.phone_number:
+        return "This service has no phone number to call from."
+    return None
+
+
+def _said(status: str) -> str:
+    return {"no-answer": "no answer", "canceled": "cancelled"}.get(status, status)

@@ -1,0 +1,177 @@
+"""What callers hear: TwiML for each step of a call, in Dutch."""
+
+from flask import current_app, url_for
+from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
+
+from helpline.inbox import hours
+from helpline.inbox.models import Service
+
+LANGUAGE = "nl-NL"
+DAY_NAMES = ("maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag")
+
+GREETING = (
+    "Welkom bij {name}. Je belt anoniem. "
+    "Een moment geduld, we verbinden je zo met een hulpverlener."
+)
+WAITING = "Alle hulpverleners zijn nog in gesprek. Blijf aan de lijn, je bent zo aan de beurt."
+CLOSED = "Je belt buiten onze openingstijden. We zijn bereikbaar {hours}."
+BUSY = "Op dit moment kan er niemand opnemen."
+MENU = "Druk op 1 om een bericht in te spreken. Druk op 2 als je wilt dat we je terugbellen."
+MENU_WITHHELD = (
+    "Je belt met een afgeschermd nummer, daarom kunnen we je niet terugbellen. "
+    "Druk op 1 om een bericht in te spreken, of bel later opnieuw."
+)
+NO_CHOICE = "We hebben geen keuze gehoord. Bel gerust later opnieuw. Tot ziens."
+UNKNOWN_CHOICE = "Die keuze kennen we niet."
+RECORD = (
+    "Spreek je bericht in na de piep. Je hebt maximaal {minutes} minuten. "
+    "Hang op of druk op hekje als je klaar bent."
+)
+RECORDED = "Dank je wel voor je bericht. We luisteren het zo snel mogelijk af. Tot ziens."
+NOT_RECORDED = "We hebben geen bericht gehoord. Bel gerust later opnieuw. Tot ziens."
+CALLBACK = (
+    "We bellen je terug zodra er een hulpverlener vrij is, vanaf het nummer dat je nu belt. "
+    "Tot ziens."
+)
+GOODBYE = "Dank je wel voor het bellen. Tot ziens."
+UNKNOWN_NUMBER = "Dit nummer is niet in gebruik."
+STAFF_CALLBACK = "Terugbelverzoek. De beller wordt nu gebeld."
+
+
+def _say(response: VoiceResponse | Gather, text: str) -> None:
+    response.say(text, language=LANGUAGE, voice=current_app.config["PHONE_VOICE"])
+
+
+def spoken_hours(spec: str) -> str:
+    """Opening hours as a sentence: 'van maandag tot en met vrijdag van 9:00 tot 17:00'."""
+    text = spec.strip().lower()
+    if text == "always":
+        return "dag en nacht"
+    week = hours.parse(spec)
+    groups: list[tuple[int, int, list]] = []
+    for day in range(7):
+        periods = week[day]
+        if not periods:
+            continue
+        if groups and groups[-1][1] == day - 1 and groups[-1][2] == periods:
+            groups[-1] = (groups[-1][0], day, periods)
+        else:
+            groups.append((day, day, periods))
+    if not groups:
+        return "op dit moment niet"
+    parts = []
+    for first, last, periods in groups:
+        days = (
+            f"op {DAY_NAMES[first]}"
+            if first == last
+            else f"van {DAY_NAMES[first]} tot en met {DAY_NAMES[last]}"
+        )
+        times = " en ".join(
+            f"van {start.hour}:{start.minute:02d} tot {end.hour}:{end.minute:02d}"
+            for start, end in periods
+        )
+        parts.append(f"{days} {times}")
+    return ", en ".join(parts)
+
+
+def enqueue(service: Service, *, greet: bool = True) -> str:
+    """Greet the caller and put them in the service's queue."""
+    response = VoiceResponse()
+    if greet:
+        _say(response, GREETING.format(name=service.name.rstrip("!. ")))
+    response.enqueue(
+        service.slug, action=url_for("phone.queue"), method="POST", wait_url=url_for("phone.wait")
+    )
+    return str(response)
+
+
+def waiting(first: bool, leave: bool) -> str:
+    """Played in a loop while the caller waits; `leave` ends the wait and leads to the menu."""
+    response = VoiceResponse()
+    if leave:
+        response.leave()
+        return str(response)
+    if not first:
+        _say(response, WAITING)
+    response.pause(length=15)
+    return str(response)
+
+
+def menu(service: Service, *, closed: bool, withheld: bool, prompt: str | None = None) -> str:
+    """Closed or nobody free: the opening hours, then voicemail or callback."""
+    response = VoiceResponse()
+    if prompt:
+        _say(response, prompt)
+    _say(response, CLOSED.format(hours=spoken_hours(service.opening_hours)) if closed else BUSY)
+    gather = Gather(num_digits=1, action=url_for("phone.gather"), method="POST", timeout=8)
+    _say(gather, MENU_WITHHELD if withheld else MENU)
+    response.append(gather)
+    _say(response, NO_CHOICE)
+    response.hangup()
+    return str(response)
+
+
+def record() -> str:
+    """Record a voicemail of limited length."""
+    seconds = current_app.config["PHONE_VOICEMAIL_SECONDS"]
+    response = VoiceResponse()
+    _say(response, RECORD.format(minutes=max(1, round(seconds / 60))))
+    response.record(
+        action=url_for("phone.recording"),
+        method="POST",
+        max_length=seconds,
+        finish_on_key="#",
+        play_beep=True,
+        timeout=10,
+    )
+    _say(response, NOT_RECORDED)
+    response.hangup()
+    return str(response)
+
+
+def goodbye(text: str = GOODBYE) -> str:
+    """Say something and hang up."""
+    response = VoiceResponse()
+    _say(response, text)
+    response.hangup()
+    return str(response)
+
+
+def empty() -> str:
+    """Nothing more to do for this request."""
+    return str(VoiceResponse())
+
+
+def put_through(endpoint: str) -> str:
+    """Connect the waiting caller to the counsellor who accepted the call."""
+    response = VoiceResponse()
+    dial = Dial(
+        action=url_for("phone.dial"),
+        method="POST",
+        timeout=current_app.config["PHONE_DIAL_TIMEOUT"],
+    )
+    _dial_endpoint(dial, endpoint)
+    response.append(dial)
+    return str(response)
+
+
+def call_back(caller_number: str, service_number: str, status_url: str) -> str:
+    """The counsellor's leg of a callback: once they answer, ring the caller."""
+    response = VoiceResponse()
+    response.say(STAFF_CALLBACK, language=LANGUAGE, voice=current_app.config["PHONE_VOICE"])
+    dial = Dial(caller_id=service_number, timeout=30)
+    dial.number(
+        caller_number,
+        status_callback=status_url,
+        status_callback_event="initiated ringing answered completed",
+        status_callback_method="POST",
+    )
+    response.append(dial)
+    return str(response)
+
+
+def _dial_endpoint(dial: Dial, endpoint: str) -> None:
+    if endpoint.startswith("client:"):
+        dial.client(endpoint.removeprefix("client:"))
+    else:
+        dial.number(endpoint)
