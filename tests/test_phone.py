@@ -566,7 +566,8 @@ def test_counsellor_calls_back_from_the_services_number_and_it_counts_as_a_conta
     [created] = rest_posts(twilio, "/Calls.json")
     assert created["data"]["To"] == COUNSELLOR_PHONE
     assert created["data"]["From"] == SERVICE_NUMBER
-    assert created["data"]["StatusCallback"] == "http://localhost/phone/status"
+    public = line.config["PUBLIC_URL"]
+    assert created["data"]["StatusCallback"] == f"{public}/phone/status"
     assert f'callerId="{SERVICE_NUMBER}"' in created["data"]["Twiml"]
     assert f">{NUMBER}</Number>" in created["data"]["Twiml"]
     staff_leg = ack["call_sid"]

@@ -374,7 +374,8 @@ def call_back(conversation_id: int, user: StaffUser, now: datetime | None = None
         raise CannotCallBack("The caller's number can no longer be read.")
     service = conversation.service
     endpoint = user.phone_endpoint
-    status_url = url_for("phone.status", _external=True)
+    # Where Twilio reaches this site; a socket event's own URL may be an internal one.
+    status_url = current_app.config["PUBLIC_URL"] + url_for("phone.status")
     db.session.rollback()
     sid = rest.start_call(
         endpoint,
