@@ -1,5 +1,6 @@
 """Factories for rows and connections, so tests read as what a person does."""
 
+import re
 import secrets
 import uuid
 
@@ -184,6 +185,7 @@ class Caller:
     BASE = "http://localhost"
 
     def __init__(self, app, number: str = "+31612345678", to: str = "+31800000001"):
+        self.app = app
         self.http = app.test_client()
         self.number = number
         self.to = to
@@ -223,8 +225,18 @@ class Caller:
             RecordingDuration=str(seconds),
         )
 
-    def dial_ended(self, status: str = "completed", seconds: int = 0):
-        return self.post("/phone/dial", DialCallStatus=status, DialCallDuration=str(seconds))
+    def dial_ended(self, status: str = "completed", seconds: int = 0, action: str | None = None):
+        """The Dial to a counsellor ended; `action` is the URL the app's TwiML gave for it."""
+        return self.post(
+            action or self.dial_action, DialCallStatus=status, DialCallDuration=str(seconds)
+        )
+
+    @property
+    def dial_action(self) -> str:
+        """The action URL of the last Dial this call was redirected to."""
+        twilio = self.app.config["TWILIO_HTTP_CLIENT"]
+        [*_, last] = twilio.calls_to(self.sid)
+        return re.search(r'<Dial action="([^"]+)"', last["data"]["Twiml"])[1].replace("&amp;", "&")
 
     def status(self, status: str, seconds: int | None = None, sid=None, parent=None):
         params = {"CallStatus": status}

@@ -234,7 +234,7 @@ def test_accepting_a_call_puts_it_through_to_the_counsellors_phone(on_call, twil
     [redirect] = rest_posts(twilio, f"/Calls/{caller.sid}.json")
     assert f"/Accounts/{ACCOUNT_SID}/" in redirect["path"]
     assert f"<Number>{COUNSELLOR_PHONE}</Number>" in redirect["data"]["Twiml"]
-    assert '<Dial action="/phone/dial"' in redirect["data"]["Twiml"]
+    assert f'<Dial action="/phone/dial?to={on_call.user_id}"' in redirect["data"]["Twiml"]
     assert conversation_of(caller).state == "active"
 
 
@@ -702,7 +702,10 @@ def test_no_table_holds_the_callers_number_in_the_clear(on_call):
 def test_staff_can_switch_taking_calls_only_with_a_phone(line, counsellor):
     anna = counsellor("Anna")
     ack = anna.emit("take_calls", {"on": True})
-    assert ack["error"]["message"] == "Add the phone number calls are put through to first."
+    assert ack["error"] == {
+        "code": "no_phone",
+        "message": "Add the phone number calls are put through to first.",
+    }
     db.session.execute(
         update(StaffUser)
         .where(StaffUser.id == anna.user_id)
@@ -773,3 +776,112 @@ def test_phone_webhooks_need_no_csrf_token_but_still_a_signature(database_url_fo
     assert unsigned.status_code == 403
     db.session.rollback()
     assert db.session.execute(text("SELECT count(*) FROM phone_call")).scalar() == 1
+
+
+def test_counsellors_phone_shows_the_services_number_not_the_callers(on_call, twilio):
+    caller = Caller(on_call.app)
+    caller.call()
+    on_call.claim(conversation_of(caller).id)
+    [redirect] = rest_posts(twilio, f"/Calls/{caller.sid}.json")
+    assert f'callerId="{SERVICE_NUMBER}"' in redirect["data"]["Twiml"]
+    assert NUMBER not in redirect["data"]["Twiml"]
+
+
+def test_caller_hanging_up_while_the_counsellors_phone_rings_keeps_the_counsellor_on(on_call):
+    caller = Caller(on_call.app)
+    caller.call()
+    on_call.claim(conversation_of(caller).id)
+    caller.dial_ended("canceled")
+    caller.status("completed", 12)
+    assert db.session.get(StaffUser, on_call.user_id).takes_calls is True
+    assert conversation_of(caller).state == "wrap_up"
+
+
+def test_a_late_repeat_of_an_unanswered_dial_does_not_take_the_call_from_the_next_counsellor(
+    on_call, counsellor
+):
+    caller = Caller(on_call.app)
+    caller.call()
+    conversation = conversation_of(caller)
+    on_call.claim(conversation.id)
+    first_attempt = caller.dial_action
+    caller.dial_ended("no-answer")
+    user = factories.staff_user("Bram")
+    user.phone_endpoint = "+31600000010"
+    db.session.commit()
+    bram = counsellor(user=user)
+    assert bram.claim(conversation.id)["ok"]
+    caller.dial_ended("no-answer", action=first_attempt)  # Twilio retrying the first report
+    conversation = conversation_of(caller)
+    assert (conversation.state, conversation.assignee_id) == ("active", bram.user_id)
+
+
+def test_twilio_refusing_a_callback_is_a_readable_error(line, counsellor, twilio):
+    caller = ask_for_callback(line)
+    conversation = conversation_of(caller)
+    user = factories.staff_user("Anna")
+    user.phone_endpoint = COUNSELLOR_PHONE
+    db.session.commit()
+    anna = counsellor(user=user)
+    anna.claim(conversation.id)
+    twilio.fail_next(400, 21215, "Geo permissions not enabled.")
+    ack = anna.emit("call_back", {"conversation_id": conversation.id})
+    assert ack["error"] == {
+        "code": "phone_unavailable",
+        "message": "Twilio refused the request (21215).",
+    }
+    assert count(PhoneCall) == 1
+    assert "callback_started" not in events_of(conversation_of(caller))
+
+
+def test_a_caller_still_in_the_menu_can_be_accepted_and_put_through(line, on_call, twilio):
+    on_call.emit("take_calls", {"on": False})
+    caller = Caller(line)
+    assert "<Gather" in caller.call().get_data(as_text=True)
+    assert on_call.claim(conversation_of(caller).id)["ok"]
+    assert len(rest_posts(twilio, f"/Calls/{caller.sid}.json")) == 1
+    assert line_of(conversation_of(caller)).stage == "connected"
+
+
+def test_a_caller_recording_a_voicemail_cannot_be_claimed_yet(line, counsellor):
+    caller = Caller(line)
+    caller.call()
+    caller.press("1")
+    ack = counsellor("Anna").claim(conversation_of(caller).id)
+    assert ack["error"]["message"] == (
+        "The caller is recording a voicemail; wait until they have finished."
+    )
+    assert conversation_of(caller).state == "queued"
+
+
+def test_an_empty_recording_reported_after_the_hang_up_closes_the_call_as_abandoned(line):
+    caller = Caller(line)
+    caller.call()
+    caller.press("1")
+    caller.status("completed", 14)
+    assert conversation_of(caller).state == "queued"
+    caller.post("/phone/recording", RecordingDuration="0")
+    conversation = conversation_of(caller)
+    assert (conversation.state, conversation.abandoned) == ("closed", True)
+
+
+def test_the_phone_line_keeps_its_hours_when_the_chat_is_switched_off(on_call):
+    db.session.execute(
+        update(Service).where(Service.slug == "stopitnow").values(chat_enabled=False)
+    )
+    db.session.commit()
+    assert "<Enqueue" in Caller(on_call.app).call().get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("event", "payload"),
+    [
+        ("call_back", {"conversation_id": "1"}),
+        ("delete_voicemail", {"conversation_id": 1.5}),
+        ("take_calls", {"on": "true"}),
+        ("take_calls", {}),
+    ],
+)
+def test_phone_staff_events_refuse_loose_payloads(line, counsellor, event, payload):
+    ack = counsellor("Anna").emit(event, payload)
+    assert ack["ok"] is False and ack["error"]["code"] == "invalid"

@@ -45,6 +45,11 @@ class ServiceClosed(InboxError):
     default_message = "The chat is closed now."
 
 
+class NoPhone(InboxError):
+    code = "no_phone"
+    default_message = "Add the phone number calls are put through to first."
+
+
 class InvalidState(InboxError):
     code = "invalid_state"
     default_message = "The conversation is not in a state that allows this."

@@ -25,6 +25,7 @@ from helpline.inbox.errors import (
     ChatLimitReached,
     ConversationEnded,
     InvalidState,
+    NoPhone,
     NotFound,
     ServiceClosed,
 )
@@ -87,10 +88,13 @@ def get_service(slug: str) -> Service:
 
 def is_open(service: Service, now: datetime | None = None) -> bool:
     """True when the service's chat is open at `now`."""
+    return service.chat_enabled and within_hours(service, now)
+
+
+def within_hours(service: Service, now: datetime | None = None) -> bool:
+    """True inside the service's opening hours (the phone line keeps them without a chat)."""
     moment = now or utcnow()
-    return service.chat_enabled and hours.is_open(
-        service.opening_hours, moment, current_app.config["TIMEZONE"]
-    )
+    return hours.is_open(service.opening_hours, moment, current_app.config["TIMEZONE"])
 
 
 def by_token(token: str) -> Conversation:
@@ -792,7 +796,7 @@ def set_takes_calls(user: StaffUser, on: bool) -> None:
     """Switch a staff member's availability for the phone line."""
     require(user, "take_calls")
     if on and not user.phone_endpoint:
-        raise InvalidState("Add the phone number calls are put through to first.")
+        raise NoPhone()
     db.session.execute(
         update(StaffUser)
         .where(StaffUser.id == user.id)

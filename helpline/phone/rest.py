@@ -14,9 +14,15 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
+from helpline.inbox.errors import InboxError
 
-class PhoneUnavailable(Exception):
+
+class PhoneUnavailable(InboxError):
     """Twilio refused or could not be reached; the message is safe to show to staff."""
+
+    code = "phone_unavailable"
+    status = 502
+    default_message = "Twilio cannot be reached; try again in a moment."
 
 
 class SimulatedTwilio(HttpClient):

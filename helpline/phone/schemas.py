@@ -78,8 +78,8 @@ class DialResult(CallRequest):
 
 
 class StaffCallRef(Schema):
-    conversation_id = fields.Integer(required=True, validate=validate.Range(min=1))
+    conversation_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
 
 
 class TakeCalls(Schema):
-    on = fields.Boolean(required=True)
+    on = fields.Boolean(required=True, truthy={True}, falsy={False})

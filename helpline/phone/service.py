@@ -5,18 +5,19 @@ changes a row only from the state it expects, so a repeat changes nothing.
 """
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import current_app, url_for
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from helpline.auth.models import StaffUser
 from helpline.encryption import seal, unseal
 from helpline.extensions import db
 from helpline.inbox import service as inbox
 from helpline.inbox import signals
-from helpline.inbox.errors import InboxError, InvalidState
+from helpline.inbox.errors import InboxError, InvalidState, NoPhone
 from helpline.inbox.models import Conversation, Service
 from helpline.inbox.permissions import require
 from helpline.phone import rest, twiml
@@ -39,16 +40,15 @@ WITHHELD = {
 }
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 WAITING_STAGES = ("voicemail", "callback_requested", "recording")
+# A live caller a counsellor can be put through to.
+LIVE_STAGES = ("ringing", "menu")
+# A callback whose end Twilio never reported (e.g. a wrong PUBLIC_URL) stops blocking the next.
+CALLBACK_UNDER_WAY = timedelta(minutes=15)
 
 
 class CannotCallBack(InboxError):
     code = "cannot_call_back"
     default_message = "This caller cannot be called back."
-
-
-class NoPhoneEndpoint(InboxError):
-    code = "no_phone"
-    default_message = "Add the phone number calls are put through to first."
 
 
 class CallNotConnected(InboxError):
@@ -87,7 +87,7 @@ def incoming_call(call_sid: str, caller: str, called: str, now: datetime | None 
     if service is None:
         return twiml.goodbye(twiml.UNKNOWN_NUMBER)
     withheld = is_withheld(caller)
-    open_now = inbox.is_open(service, now)
+    open_now = inbox.within_hours(service, now)
     available = open_now and inbox.staff_available_for_calls(service.id)
     client = inbox.new_client() if withheld else inbox.client_for_phone(caller)
 
@@ -158,7 +158,7 @@ def left_queue(call_sid: str, result: str, now: datetime | None = None) -> str:
             return twiml.empty()
         _move_stage(line, ("ringing",), "menu")
         service = call.conversation.service
-        return twiml.menu(service, closed=not inbox.is_open(service), withheld=line.withheld)
+        return twiml.menu(service, closed=not inbox.within_hours(service), withheld=line.withheld)
     return twiml.empty()
 
 
@@ -169,7 +169,7 @@ def menu_choice(call_sid: str, digits: str) -> str:
         return twiml.goodbye()
     line = _line(call.conversation_id)
     service = call.conversation.service
-    closed = not inbox.is_open(service)
+    closed = not inbox.within_hours(service)
     if digits == "1":
         _move_stage(line, ("menu", "ringing"), "recording")
         return twiml.record()
@@ -189,6 +189,9 @@ def voicemail(call_sid: str, recording_sid: str | None, url: str | None, seconds
         if call is not None:
             line = _line(call.conversation_id)
             _move_stage(line, ("recording",), "menu")
+            if call.status_rank >= STATUS_RANK["completed"]:
+                # The caller hung up without a word and Twilio reported that first.
+                _caller_hung_up(_call(call_sid), utcnow())
         return twiml.goodbye(twiml.NOT_RECORDED)
     line = _line(call.conversation_id)
     if line.recording_sid == recording_sid:
@@ -212,12 +215,23 @@ def voicemail(call_sid: str, recording_sid: str | None, url: str | None, seconds
     return twiml.goodbye(twiml.RECORDED)
 
 
-def put_through_ended(call_sid: str, status: str, seconds: int | None) -> str:
+def put_through_ended(
+    call_sid: str, status: str, seconds: int | None, put_through_to: int | None
+) -> str:
     """The counsellor's phone was rung: the talk is over, or it was not answered."""
     call = _call(call_sid)
     if call is None:
         return twiml.empty()
     conversation = call.conversation
+    line = _line(conversation.id)
+    if line.stage != "connected" or conversation.assignee_id != put_through_to:
+        # A repeat, or a report about an earlier attempt: the call has moved on since.
+        db.session.rollback()
+        return (
+            twiml.empty()
+            if status in ("completed", "answered")
+            else twiml.enqueue(conversation.service, greet=False)
+        )
     if status in ("completed", "answered"):
         db.session.execute(
             update(PhoneCall)
@@ -225,21 +239,24 @@ def put_through_ended(call_sid: str, status: str, seconds: int | None) -> str:
             .values(talk_seconds=seconds or 0)
             .execution_options(synchronize_session=False)
         )
-        line = _line(conversation.id)
         _move_stage(line, ("connected",), "ended", commit=False)
         if inbox.caller_gone(conversation.id, duration=talk_time(seconds)) is None:
             db.session.commit()
         return twiml.goodbye()
-    # Not answered: back to the front of the queue, and this counsellor is off the line.
+    if status == "canceled":
+        # The caller hung up while the counsellor's phone rang: the status report ends it.
+        db.session.rollback()
+        return twiml.empty()
+    # Not answered (or the line failed): back to the front of the queue; whoever did not
+    # answer is off the line until they switch it on again.
     assignee_id = conversation.assignee_id
-    if assignee_id is not None:
+    if assignee_id is not None and status in ("no-answer", "busy"):
         db.session.execute(
             update(StaffUser)
             .where(StaffUser.id == assignee_id)
             .values(takes_calls=False)
             .execution_options(synchronize_session=False)
         )
-    line = _line(conversation.id)
     _move_stage(line, ("connected",), "ringing", commit=False)
     if inbox.requeue(conversation.id, "call_missed") is None:
         db.session.commit()
@@ -310,13 +327,18 @@ def call_status(
 
 
 def refuse_claim_without_phone(conversation: Conversation, user: StaffUser) -> None:
-    """A ringing call can only be accepted by someone it can be put through to."""
-    if conversation.channel != "phone" or user.phone_endpoint:
+    """A live call can only be accepted by someone it can be put through to."""
+    if conversation.channel != "phone":
         return
     line = _line(conversation.id)
-    if line is not None and line.stage == "ringing":
+    if line is None:
+        return
+    if line.stage == "recording":
         db.session.rollback()
-        raise NoPhoneEndpoint()
+        raise InvalidState("The caller is recording a voicemail; wait until they have finished.")
+    if line.stage in LIVE_STAGES and not user.phone_endpoint:
+        db.session.rollback()
+        raise NoPhone()
 
 
 def put_through(conversation: Conversation, user: StaffUser) -> None:
@@ -325,17 +347,20 @@ def put_through(conversation: Conversation, user: StaffUser) -> None:
         return
     line = _line(conversation.id)
     call = _inbound_call(conversation.id)
-    if line is None or call is None or line.stage != "ringing" or call.status_rank >= 4:
+    if line is None or call is None or line.stage not in LIVE_STAGES or call.status_rank >= 4:
         db.session.rollback()
         return
+    service_number = conversation.service.phone_number
     db.session.rollback()
     try:
-        rest.redirect_call(call.call_sid, twiml.put_through(user.phone_endpoint))
+        rest.redirect_call(
+            call.call_sid, twiml.put_through(user.phone_endpoint, service_number, user.id)
+        )
     except rest.PhoneUnavailable as error:
         inbox.requeue(conversation.id, "call_not_connected")
         raise CallNotConnected(str(error)) from error
     line = _line(conversation.id)
-    _move_stage(line, ("ringing",), "connected", commit=False)
+    _move_stage(line, LIVE_STAGES, "connected", commit=False)
     db.session.execute(
         update(PhoneCall)
         .where(PhoneCall.id == call.id)
@@ -358,13 +383,14 @@ def call_back(conversation_id: int, user: StaffUser, now: datetime | None = None
     if refusal:
         raise CannotCallBack(refusal)
     if not user.phone_endpoint:
-        raise NoPhoneEndpoint()
+        raise NoPhone()
     under_way = db.session.scalar(
         select(PhoneCall.id).where(
             PhoneCall.conversation_id == conversation.id,
             PhoneCall.direction == "callback",
             PhoneCall.leg == "staff",
             PhoneCall.status_rank < STATUS_RANK["completed"],
+            PhoneCall.created_at > now - CALLBACK_UNDER_WAY,
         )
     )
     if under_way is not None:
@@ -462,7 +488,10 @@ def details(conversations: list[Conversation]) -> dict[int, dict]:
                 "can_call_back": refusal is None,
                 "call_back_refusal": refusal,
                 "callback_under_way": any(
-                    c.direction == "callback" and c.leg == "staff" and c.status_rank < 4
+                    c.direction == "callback"
+                    and c.leg == "staff"
+                    and c.status_rank < 4
+                    and c.created_at > utcnow() - CALLBACK_UNDER_WAY
                     for c in legs
                 ),
                 "callbacks": sum(1 for c in legs if c.direction == "callback" and c.leg == "staff"),
@@ -540,7 +569,7 @@ def _replay(call: PhoneCall) -> str:
     if line.stage == "ringing":
         return twiml.enqueue(service)
     if line.stage == "menu":
-        return twiml.menu(service, closed=not inbox.is_open(service), withheld=line.withheld)
+        return twiml.menu(service, closed=not inbox.within_hours(service), withheld=line.withheld)
     return twiml.empty()
 
 
@@ -553,6 +582,8 @@ def _move_stage(
         .values(stage=to_stage)
         .execution_options(synchronize_session=False)
     ).rowcount
+    if moved:
+        set_committed_value(line, "stage", to_stage)
     if commit:
         db.session.commit()
         if moved:

@@ -142,13 +142,18 @@ def empty() -> str:
     return str(VoiceResponse())
 
 
-def put_through(endpoint: str) -> str:
-    """Connect the waiting caller to the counsellor who accepted the call."""
+def put_through(endpoint: str, service_number: str, staff_id: int) -> str:
+    """Connect the waiting caller to the counsellor who accepted the call.
+
+    The counsellor's phone shows the service's number, never the caller's. The Dial's report
+    names the counsellor, so a late report of an earlier attempt is recognised as such.
+    """
     response = VoiceResponse()
     dial = Dial(
-        action=url_for("phone.dial"),
+        action=url_for("phone.dial", to=staff_id),
         method="POST",
         timeout=current_app.config["PHONE_DIAL_TIMEOUT"],
+        caller_id=service_number,
     )
     _dial_endpoint(dial, endpoint)
     response.append(dial)

@@ -107,7 +107,9 @@ def recording(params: dict) -> str:
 @bp.post("/dial")
 @webhook(schemas.DialResult())
 def dial(params: dict) -> str:
-    return service.put_through_ended(params["call_sid"], params["status"], params["duration"])
+    return service.put_through_ended(
+        params["call_sid"], params["status"], params["duration"], request.args.get("to", type=int)
+    )
 
 
 @bp.post("/status")
