@@ -55,9 +55,13 @@ def register_logging(app: Flask) -> None:
     logging.getLogger("socketio.server").setLevel(logging.WARNING)
 
 
+# Staff pages outside the staff blueprints (the phone simulator, the therapists' pages).
+STAFF_PATHS = ("/inbox", "/phone/", "/followup/", "/admin/", "/reports")
+
+
 def select_locale() -> str:
     """Visitors get Dutch unless they chose English; staff pages are English."""
-    if request.blueprint in ("auth", "inbox") or request.path.startswith("/inbox"):
+    if request.blueprint in ("auth", "inbox") or request.path.startswith(STAFF_PATHS):
         return "en"
     chosen = request.args.get("lang")
     return chosen if chosen in ("nl", "en") else "nl"
@@ -108,6 +112,7 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from helpline.auth.views import bp as auth_bp
     from helpline.chat.views import bp as chat_bp
+    from helpline.followup.views import bp as followup_bp
     from helpline.forms.views import bp as forms_bp
     from helpline.inbox.views import bp as inbox_bp
     from helpline.phone.views import bp as phone_bp
@@ -117,6 +122,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(inbox_bp)
     app.register_blueprint(forms_bp)
     app.register_blueprint(phone_bp)
+    app.register_blueprint(followup_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from helpline.auth.models import ROLES, StaffUser
 from helpline.extensions import db
-from helpline.inbox import hours
+from helpline.inbox import categories, hours
 from helpline.inbox.models import Service
 from helpline.phone import simulator
 
@@ -37,6 +37,7 @@ def seed_services() -> None:
                 Service(slug=slug, name=name, opening_hours=opening, chat_enabled=chat, form=form)
             )
     db.session.commit()
+    categories.seed()
 
 
 def create_staff(email: str, name: str, role: str, password: str, max_chats: int | None = None):
@@ -124,3 +125,152 @@ def register(app: Flask) -> None:
         service.opening_hours = spec
         db.session.commit()
         click.echo(f"{service.name}: {spec}")
+
+    @service_group.command("phone")
+    @click.argument("slug")
+    @click.argument("number", required=False)
+    def service_phone(slug: str, number: str | None) -> None:
+        """Set the Twilio number of a service (+3180...), or clear it."""
+        if number and not E164.match(number):
+            raise click.BadParameter("write the number in E.164, e.g. +318001234567")
+        service = db.session.scalar(select(Service).where(Service.slug == slug))
+        if service is None:
+            raise click.BadParameter(f"no service {slug!r}")
+        owner = db.session.scalar(select(Service).where(Service.phone_number == number))
+        if number and owner is not None and owner.id != service.id:
+            raise click.BadParameter(f"{number} belongs to {owner.slug}")
+        service.phone_number = number or None
+        db.session.commit()
+        click.echo(f"{service.name}: {number or 'no phone line'}")
+
+    phone = click.Group("phone", help="The phone line.")
+    app.cli.add_command(phone)
+
+    def simulated_twilio(url: str) -> simulator.Twilio:
+        if not current_app.config["PHONE_SIMULATED"]:
+            raise click.ClickException(
+                "A Twilio account is configured: the simulator runs only without one."
+            )
+        return simulator.twilio_for(current_app.config, url)
+
+    @phone.command("simulate")
+    @click.option(
+        "--service",
+        "slug",
+        default="stopitnow",
+        show_default=True,
+        help="The service whose number is called.",
+    )
+    @click.option("--to", help="The number called, instead of the service's.")
+    @click.option("--from", "caller", help="The caller's number  [default: a random +316 one]")
+    @click.option("--withheld", is_flag=True, help="Call with a withheld number.")
+    @click.option(
+        "--choice",
+        type=click.Choice(list(simulator.CHOICES)),
+        default="voicemail",
+        show_default=True,
+        help="What the caller presses at the menu.",
+    )
+    @click.option(
+        "--hang-up-after",
+        type=click.IntRange(min=0),
+        metavar="SECONDS",
+        help="Hang up after waiting this long in the queue.",
+    )
+    @click.option(
+        "--talk",
+        type=click.IntRange(min=1),
+        default=20,
+        show_default=True,
+        metavar="SECONDS",
+        help="How long the call lasts once put through.",
+    )
+    @click.option(
+        "--message",
+        "message_seconds",
+        type=click.IntRange(min=1),
+        default=8,
+        show_default=True,
+        metavar="SECONDS",
+        help="Length of a voicemail.",
+    )
+    @click.option(
+        "--poll",
+        type=click.FloatRange(min=0.1),
+        metavar="SECONDS",
+        help="Seconds between wait requests  [default: as long as the wait music]",
+    )
+    @click.option(
+        "--url", default=simulator.DEFAULT_URL, show_default=True, help="The running server."
+    )
+    def phone_simulate(
+        slug, to, caller, withheld, choice, hang_up_after, talk, message_seconds, poll, url
+    ) -> None:
+        """Play an incoming call against a running server, signed as Twilio signs it."""
+        twilio = simulated_twilio(url)
+        if to is None:
+            to = simulator.service_numbers().get(slug)
+            if to is None:
+                raise click.BadParameter(
+                    f"{slug!r} has no phone number (flask seed --demo, or flask service phone)",
+                    param_hint="--service",
+                )
+        call = simulator.SimulatedCall(
+            twilio,
+            to,
+            simulator.WITHHELD if withheld else caller,
+            choice=choice,
+            talk=talk,
+            hang_up_after=hang_up_after,
+            message_seconds=message_seconds,
+            poll=poll,
+            tell=click.echo,
+        )
+        try:
+            outcome = call.play()
+        except simulator.SimulationFailed as error:
+            raise click.ClickException(str(error)) from error
+        click.echo(f"Outcome: {outcome}.")
+
+    @phone.command("answer-callbacks")
+    @click.option(
+        "--count",
+        type=click.IntRange(min=1),
+        metavar="N",
+        help="Stop after this many callbacks  [default: wait until Ctrl-C]",
+    )
+    @click.option(
+        "--talk",
+        type=click.IntRange(min=1),
+        default=20,
+        show_default=True,
+        metavar="SECONDS",
+        help="How long the caller talks once they answer.",
+    )
+    @click.option("--no-answer", is_flag=True, help="The caller does not answer.")
+    @click.option(
+        "--give-up-after",
+        type=click.FloatRange(min=1),
+        metavar="SECONDS",
+        help="Stop waiting for callbacks after this long.",
+    )
+    @click.option(
+        "--url", default=simulator.DEFAULT_URL, show_default=True, help="The running server."
+    )
+    def phone_answer_callbacks(count, talk, no_answer, give_up_after, url) -> None:
+        """Play the callbacks counsellors start in the inbox: their phone, then the caller's."""
+        callbacks = simulator.SimulatedCallbacks(
+            simulated_twilio(url),
+            talk=talk,
+            answered=not no_answer,
+            count=count,
+            give_up_after=give_up_after,
+            tell=click.echo,
+        )
+        try:
+            outcome = callbacks.play()
+        except simulator.SimulationFailed as error:
+            raise click.ClickException(str(error)) from error
+        except KeyboardInterrupt:
+            outcome = f"stopped after {callbacks.played} callback(s)"
+        click.echo(f"Outcome: {outcome}.")

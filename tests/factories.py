@@ -3,13 +3,14 @@
 import re
 import secrets
 import uuid
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
 from helpline.auth.models import StaffUser, hasher
 from helpline.commands import seed_services
 from helpline.extensions import db, socketio
-from helpline.inbox.models import AuditEntry, Conversation, Message
+from helpline.inbox.models import AuditEntry, Category, Conversation, Message
 
 PASSWORD = "correct horse battery staple"
 _PASSWORD_HASH = hasher.hash(PASSWORD)
@@ -131,6 +132,22 @@ class Staff:
             },
         )
 
+    def close_conversation(
+        self,
+        conversation_id: int,
+        summary: str = "Advies gegeven",
+        categories: tuple[str, ...] = ("general_information",),
+    ) -> dict:
+        """Close after wrap-up with a summary and categories (by slug)."""
+        return self.emit(
+            "close",
+            {
+                "conversation_id": conversation_id,
+                "summary": summary,
+                "categories": [category_id(slug) for slug in categories],
+            },
+        )
+
     def received(self, event: str = "message") -> list[dict]:
         return received(self.sio, self.NS, event)
 
@@ -144,6 +161,11 @@ class Staff:
     def close(self) -> None:
         if self.sio.is_connected(self.NS):
             self.sio.disconnect(namespace=self.NS)
+
+
+def category_id(slug: str) -> int:
+    """The id of a seeded category, e.g. 'sextortion'."""
+    return db.session.scalar(select(Category.id).where(Category.slug == slug))
 
 
 def messages_of(conversation_id: int) -> list[Message]:
@@ -236,7 +258,8 @@ class Caller:
         """The action URL of the last Dial this call was redirected to."""
         twilio = self.app.config["TWILIO_HTTP_CLIENT"]
         [*_, last] = twilio.calls_to(self.sid)
-        return re.search(r'<Dial action="([^"]+)"', last["data"]["Twiml"])[1].replace("&amp;", "&")
+        action = re.search(r'<Dial action="([^"]+)"', last["data"]["Twiml"])[1]
+        return urlsplit(action.replace("&amp;", "&"))._replace(scheme="", netloc="").geturl()
 
     def status(self, status: str, seconds: int | None = None, sid=None, parent=None):
         params = {"CallStatus": status}

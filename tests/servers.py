@@ -47,7 +47,14 @@ class Server:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path or Path(f"/tmp/helpline-server-{self.port}.log")
-        self.env = {**os.environ, **env, "PORT": str(self.port), "HOST": "127.0.0.1"}
+        # PUBLIC_URL: where Twilio (or the phone simulator) reaches this server.
+        self.env = {
+            **os.environ,
+            "PUBLIC_URL": self.url,
+            **env,
+            "PORT": str(self.port),
+            "HOST": "127.0.0.1",
+        }
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 30) -> "Server":

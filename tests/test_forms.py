@@ -280,7 +280,7 @@ def test_closed_conversation_shows_the_answers_but_takes_no_new_messages(app, cl
     anna.claim(1)
     anna.say(1, "Succes!")
     anna.emit("end", {"conversation_id": 1})
-    anna.emit("close", {"conversation_id": 1, "summary": "advies"})
+    anna.close_conversation(1, "advies")
     page = client.post("/form/reply", data={"code": code, "secret": secret}).get_data(as_text=True)
     access = re.search(r'name="access" value="([^"]+)"', page).group(1)
 
@@ -335,7 +335,7 @@ def test_email_is_stored_encrypted_and_erased_when_the_conversation_closes(app, 
     anna = counsellor()
     anna.claim(1)
     anna.emit("end", {"conversation_id": 1})
-    anna.emit("close", {"conversation_id": 1})
+    anna.close_conversation(1)
 
     db.session.rollback()
     assert db.session.scalar(select(FormSubmission.notify_email)) is None

@@ -229,9 +229,9 @@ def test_ending_moves_the_chat_to_wrap_up_and_closing_takes_it_out_of_the_list(
     anna = counsellor()
     anna.claim(1)
 
-    assert anna.emit("close", {"conversation_id": 1})["error"]["code"] == "invalid_state"
+    assert anna.close_conversation(1)["error"]["code"] == "invalid_state"
     assert anna.emit("end", {"conversation_id": 1})["conversation"]["state"] == "wrap_up"
-    closed = anna.emit("close", {"conversation_id": 1, "summary": "Doorverwezen naar politie"})
+    closed = anna.close_conversation(1, "Doorverwezen naar politie")
 
     assert closed["conversation"]["state"] == "closed"
     conversation = db.session.get(Conversation, 1)
@@ -261,7 +261,7 @@ def test_every_staff_read_and_change_is_in_the_audit_log(app, visitor, counsello
     anna.say(1, "notitie", note=True)
     anna.emit("history", {"conversation_id": 1})
     anna.emit("end", {"conversation_id": 1})
-    anna.emit("close", {"conversation_id": 1})
+    anna.close_conversation(1)
 
     assert audit_actions(1) == [
         (sam.user_id, "conversation.view"),
@@ -309,7 +309,10 @@ def test_malformed_staff_payloads_get_error_acks(app, visitor, counsellor):
         ("claim", "1"),
         ("message", {"conversation_id": 1, "client_msg_id": "abcdefgh", "body": ""}),
         ("transfer", {"conversation_id": 1}),
-        ("close", {"conversation_id": 1, "summary": "x" * 2001}),
+        ("close", {"conversation_id": 1, "summary": "x" * 2001, "categories": [1]}),
+        ("close", {"conversation_id": 1, "summary": "ok", "categories": []}),
+        ("close", {"conversation_id": 1, "summary": "   ", "categories": [1]}),
+        ("close", {"conversation_id": 1, "summary": "ok", "categories": ["1"]}),
         ("open", {"conversation_id": 1, "since_seq": -5}),
     ]:
         ack = anna.emit(event, payload)
@@ -347,7 +350,7 @@ def test_earlier_conversations_count_is_shown_in_the_list(app, visitor, counsell
     anna = counsellor()
     anna.claim(1)
     anna.emit("end", {"conversation_id": 1})
-    anna.emit("close", {"conversation_id": 1})
+    anna.close_conversation(1)
     again = visitor(browser_token=first.browser)
     again.say("Ik weer")
 

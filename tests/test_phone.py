@@ -234,7 +234,8 @@ def test_accepting_a_call_puts_it_through_to_the_counsellors_phone(on_call, twil
     [redirect] = rest_posts(twilio, f"/Calls/{caller.sid}.json")
     assert f"/Accounts/{ACCOUNT_SID}/" in redirect["path"]
     assert f"<Number>{COUNSELLOR_PHONE}</Number>" in redirect["data"]["Twiml"]
-    assert f'<Dial action="/phone/dial?to={on_call.user_id}"' in redirect["data"]["Twiml"]
+    public = on_call.app.config["PUBLIC_URL"]
+    assert f'<Dial action="{public}/phone/dial?to={on_call.user_id}"' in redirect["data"]["Twiml"]
     assert conversation_of(caller).state == "active"
 
 
@@ -650,9 +651,7 @@ def test_closing_forgets_the_number_so_nobody_can_call_back(line, counsellor, tw
     anna = counsellor(user=user)
     anna.claim(conversation.id)
     anna.emit("end", {"conversation_id": conversation.id})
-    assert anna.emit("close", {"conversation_id": conversation.id, "summary": "Advice given."})[
-        "ok"
-    ]
+    assert anna.close_conversation(conversation.id, "Advice given.", ("concern_self",))["ok"]
     assert line_of(conversation_of(caller)).sealed_number is None
     ack = anna.emit("call_back", {"conversation_id": conversation.id})
     assert ack["error"]["code"] in ("cannot_call_back", "forbidden")

@@ -240,7 +240,7 @@ def test_closed_conversation_refuses_new_messages(app, visitor, counsellor):
     anna = counsellor()
     anna.claim(1)
     anna.emit("end", {"conversation_id": 1})
-    anna.emit("close", {"conversation_id": 1, "summary": "Advies gegeven"})
+    anna.close_conversation(1, "Advies gegeven")
 
     ack = person.say("Nog iets")
 
@@ -279,7 +279,7 @@ def test_same_browser_returning_later_is_the_same_anonymous_client(app, visitor,
     anna = counsellor()
     anna.claim(1)
     anna.emit("end", {"conversation_id": 1})
-    anna.emit("close", {"conversation_id": 1, "summary": "Sextortion, advies: niet betalen"})
+    anna.close_conversation(1, "Sextortion, advies: niet betalen", ("sextortion",))
 
     again = visitor(browser_token=first.browser)
     again.say("Ik ben het weer")

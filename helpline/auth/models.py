@@ -11,14 +11,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 from helpline.extensions import db
 from helpline.timeutil import utcnow
 
-ROLES = ("counsellor", "supervisor", "admin")
+ROLES = ("counsellor", "therapist", "supervisor", "admin")
 hasher = PasswordHasher()
 
 
 class StaffUser(db.Model):
     __tablename__ = "staff_user"
     __table_args__ = (
-        CheckConstraint("role IN ('counsellor', 'supervisor', 'admin')", name="role"),
+        CheckConstraint("role IN ('counsellor', 'therapist', 'supervisor', 'admin')", name="role"),
         CheckConstraint("max_chats >= 1", name="max_chats_positive"),
     )
 
@@ -33,6 +33,8 @@ class StaffUser(db.Model):
     phone_endpoint: Mapped[str | None] = mapped_column(String(80))
     # Switched on in the inbox while this person answers the phone line.
     takes_calls: Mapped[bool] = mapped_column(default=False)
+    # A therapist's calendar feed is reached by a secret URL; only its keyed hash is kept.
+    calendar_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     # Rotated on logout, so every session and socket of this user stops working at once.
     session_token: Mapped[str] = mapped_column(String(64), default=lambda: secrets.token_hex(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -7,11 +7,15 @@ from helpline.extensions import socketio
 from helpline.inbox import broadcast, service
 from helpline.inbox.payloads import message_payload
 from helpline.inbox.schemas import (
+    CategoriesSchema,
     CloseSchema,
     ConversationRef,
     Empty,
     ListSchema,
     OpenSchema,
+    RecategoriseSchema,
+    ReferralRef,
+    ReferralSchema,
     StaffMessageSchema,
     StaffReadSchema,
     StaffTypingSchema,
@@ -103,8 +107,45 @@ def end(payload: dict) -> dict:
 @socketio.on("close", namespace=NS)
 @acked(CloseSchema(), staff=True)
 def close(payload: dict) -> dict:
-    conversation = service.close(payload["conversation_id"], user(), payload["summary"])
+    conversation = service.close(
+        payload["conversation_id"], user(), payload["summary"], payload["categories"]
+    )
     return {"conversation": service.summary(conversation)}
+
+
+@socketio.on("recategorise", namespace=NS)
+@acked(RecategoriseSchema(), staff=True)
+def recategorise(payload: dict) -> dict:
+    conversation = service.recategorise(
+        payload["conversation_id"], user(), payload["summary"], payload["categories"]
+    )
+    return {"conversation": service.summary(conversation)}
+
+
+@socketio.on("categories", namespace=NS)
+@acked(CategoriesSchema(), staff=True)
+def categories(payload: dict) -> dict:
+    return {"categories": service.categories_offered(user(), payload["service"])}
+
+
+@socketio.on("add_referral", namespace=NS)
+@acked(ReferralSchema(), staff=True)
+def add_referral(payload: dict) -> dict:
+    referral = service.add_referral(
+        payload["conversation_id"],
+        user(),
+        payload["kind"],
+        payload["referred_on"],
+        payload["note"],
+    )
+    return {"referral": referral}
+
+
+@socketio.on("remove_referral", namespace=NS)
+@acked(ReferralRef(), staff=True)
+def remove_referral(payload: dict) -> dict:
+    service.remove_referral(payload["conversation_id"], payload["referral_id"], user())
+    return {}
 
 
 @socketio.on("typing", namespace=NS)

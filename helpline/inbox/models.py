@@ -1,6 +1,6 @@
 """The inbox core: services, anonymous clients, conversations, messages and the audit log."""
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     JSON,
@@ -18,6 +18,7 @@ from helpline.extensions import db
 from helpline.timeutil import utcnow
 
 STATES = ("queued", "active", "wrap_up", "closed")
+REFERRAL_KINDS = ("takedown", "police", "gp", "treatment", "youth_care", "other")
 CHANNELS = ("chat", "form", "phone")
 OPEN_STATES = ("queued", "active")
 
@@ -150,3 +151,62 @@ class AuditEntry(db.Model):
     action: Mapped[str] = mapped_column(String(40))
     conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversation.id"))
     detail: Mapped[dict | None] = mapped_column(JSON)
+
+
+class Category(db.Model):
+    """What a contact was about, as the annual report counts it; a subcategory has a parent."""
+
+    __tablename__ = "category"
+    __table_args__ = (
+        CheckConstraint("parent_id IS NULL OR parent_id != id", name="not_own_parent"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(60), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("category.id"))
+    position: Mapped[int] = mapped_column(default=0)
+    # A retired category is no longer offered; contacts tagged with it keep it.
+    retired_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    parent: Mapped["Category | None"] = relationship(remote_side=[id])
+
+
+class ServiceCategory(db.Model):
+    """A category a service offers its counsellors at wrap-up."""
+
+    __tablename__ = "service_category"
+
+    service_id: Mapped[int] = mapped_column(ForeignKey("service.id"), primary_key=True)
+    category_id: Mapped[int] = mapped_column(ForeignKey("category.id"), primary_key=True)
+
+
+class ConversationCategory(db.Model):
+    """One category of a conversation; a conversation has one or more."""
+
+    __tablename__ = "conversation_category"
+    __table_args__ = (Index("ix_conversation_category_category", "category_id"),)
+
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversation.id"), primary_key=True)
+    category_id: Mapped[int] = mapped_column(ForeignKey("category.id"), primary_key=True)
+
+
+class Referral(db.Model):
+    """Where the person was referred to, e.g. a take-down request to a platform, or their GP."""
+
+    __tablename__ = "referral"
+    __table_args__ = (
+        CheckConstraint(
+            "kind IN ('takedown', 'police', 'gp', 'treatment', 'youth_care', 'other')",
+            name="kind",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversation.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    referred_on: Mapped[date] = mapped_column()
+    note: Mapped[str | None] = mapped_column(String(300))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,6 +1,6 @@
 """What the sockets send: plain dicts built from models, one shape per thing."""
 
-from helpline.inbox.models import Conversation, Message
+from helpline.inbox.models import Conversation, Message, Referral
 from helpline.timeutil import iso
 
 
@@ -48,4 +48,14 @@ def summary_payload(conversation: Conversation, *, unread: int, earlier: int) ->
         "visitor_present": conversation.visitor_left_at is None,
         "abandoned": conversation.abandoned,
         "earlier_conversations": earlier,
+    }
+
+
+def referral_payload(referral: Referral) -> dict:
+    """A referral as the conversation view shows it."""
+    return {
+        "id": referral.id,
+        "kind": referral.kind,
+        "referred_on": referral.referred_on.isoformat(),
+        "note": referral.note,
     }

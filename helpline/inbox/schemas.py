@@ -3,7 +3,7 @@
 from flask import current_app
 from marshmallow import Schema, ValidationError, fields, validate
 
-from helpline.inbox.models import CHANNELS, STATES
+from helpline.inbox.models import CHANNELS, REFERRAL_KINDS, STATES
 
 CLIENT_MSG_ID = validate.Regexp(
     r"^[A-Za-z0-9_.:-]{8,64}$", error="client_msg_id must be 8-64 letters, digits or -_.:"
@@ -59,9 +59,50 @@ class TransferSchema(Schema):
     to = fields.Integer(required=True, allow_none=True, strict=True)
 
 
+class Summary(fields.String):
+    """A short summary of the contact: required, surrounding blanks removed."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs).strip()
+        if not text:
+            raise ValidationError("Write a short summary.")
+        if len(text) > 2000:
+            raise ValidationError("The summary is longer than 2000 characters.")
+        return text
+
+
+def category_ids() -> fields.List:
+    return fields.List(
+        fields.Integer(strict=True, validate=validate.Range(min=1)),
+        required=True,
+        validate=validate.Length(min=1, max=10, error="Choose between 1 and 10 categories."),
+    )
+
+
 class CloseSchema(Schema):
     conversation_id = conversation_id()
-    summary = fields.String(load_default=None, validate=validate.Length(max=2000))
+    summary = Summary(required=True)
+    categories = category_ids()
+
+
+class RecategoriseSchema(CloseSchema):
+    pass
+
+
+class ReferralSchema(Schema):
+    conversation_id = conversation_id()
+    kind = fields.String(required=True, validate=validate.OneOf(REFERRAL_KINDS))
+    referred_on = fields.Date(required=True)
+    note = fields.String(load_default=None, validate=validate.Length(max=300))
+
+
+class ReferralRef(Schema):
+    conversation_id = conversation_id()
+    referral_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+
+
+class CategoriesSchema(Schema):
+    service = fields.String(load_default=None, validate=validate.Length(max=40))
 
 
 class StaffTypingSchema(Schema):

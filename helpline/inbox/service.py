@@ -10,16 +10,17 @@ import secrets
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import and_, case, func, select, update
+from sqlalchemy import Update, and_, bindparam, case, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from helpline.auth.models import StaffUser
 from helpline.extensions import db
-from helpline.inbox import broadcast, hours, signals
+from helpline.inbox import broadcast, categories, hours, signals
 from helpline.inbox.errors import (
     AlreadyAssigned,
     ChatLimitReached,
@@ -35,12 +36,19 @@ from helpline.inbox.models import (
     Client,
     ContactMoment,
     Conversation,
+    ConversationCategory,
     Message,
+    Referral,
     Service,
 )
-from helpline.inbox.payloads import message_payload, summary_payload, visitor_message_payload
+from helpline.inbox.payloads import (
+    message_payload,
+    referral_payload,
+    summary_payload,
+    visitor_message_payload,
+)
 from helpline.inbox.permissions import require
-from helpline.timeutil import iso, utcnow
+from helpline.timeutil import iso, local_today, utcnow
 
 EVENT_TEXT = {
     "joined": "{name} joined the conversation.",
@@ -63,6 +71,11 @@ EVENT_TEXT = {
     "callback_ended": "The callback ended after {duration}.",
     "callback_failed": "The callback did not get through ({status}).",
     "recording_deleted": "{name} deleted the voicemail.",
+    "followup_booked": "{name} booked a follow-up session with {therapist} on {when}.",
+    "followup_rescheduled": "{name} moved the follow-up session with {therapist} to {when}.",
+    "followup_cancelled": "{name} cancelled the follow-up session of {when}.",
+    "followup_outcome": "Follow-up session of {when}: {outcome}.",
+    "followup_chat": "The client opened the booked chat session with {therapist}.",
 }
 
 
@@ -73,6 +86,8 @@ class Posted:
     conversation: Conversation
     message: Message
     created: bool
+    # The assignee's unread count after a visitor's message, counted before commit.
+    unread: int | None = None
 
 
 # --- reading -------------------------------------------------------------------------------
@@ -97,9 +112,13 @@ def within_hours(service: Service, now: datetime | None = None) -> bool:
     return hours.is_open(service.opening_hours, moment, current_app.config["TIMEZONE"])
 
 
+_by_token = select(Conversation).where(Conversation.token == bindparam("token"))
+
+
 def by_token(token: str) -> Conversation:
     """The conversation a visitor holds the token of, or NotFound."""
-    conversation = db.session.scalar(select(Conversation).where(Conversation.token == token))
+    # Built once: every visitor message looks its conversation up here.
+    conversation = db.session.scalar(_by_token, {"token": token})
     if conversation is None:
         raise NotFound()
     return conversation
@@ -198,7 +217,8 @@ def summaries(conversations: list[Conversation]) -> list[dict]:
         .group_by(Message.conversation_id)
     ).all()
     unread = dict(unread_rows)
-    extras: dict[int, dict] = {}
+    tagged = categories.names_of(ids)
+    extras: dict[int, dict] = {c.id: {"categories": tagged.get(c.id, [])} for c in conversations}
     for _receiver, fields in signals.summarising.send(conversations):
         for conversation_id, extra in (fields or {}).items():
             extras.setdefault(conversation_id, {}).update(extra)
@@ -234,6 +254,8 @@ def list_conversations(
 ) -> list[dict]:
     """The inbox list: waiting first (oldest first), then the rest by latest activity."""
     require(user, "list_conversations")
+    if user.role == "therapist":
+        mine = True
     query = select(Conversation).where(
         Conversation.state.in_(states or ["queued", "active", "wrap_up"])
     )
@@ -285,6 +307,7 @@ def open_for_staff(conversation_id: int, user: StaffUser, since_seq: int = 0) ->
         "conversation": summary(conversation),
         "messages": [message_payload(m, conversation) for m in messages],
         "visitor_read_seq": conversation.visitor_read_seq,
+        "referrals": referrals_of(conversation.id),
     }
 
 
@@ -355,6 +378,8 @@ def open_conversation(
     during_opening_hours: bool = False,
     event: str | None = None,
     attach: Callable[[Conversation], None] | None = None,
+    assign_to: StaffUser | None = None,
+    event_params: dict | None = None,
 ) -> Posted:
     """Open a waiting conversation with its first message, once per (client, client_msg_id).
 
@@ -362,6 +387,7 @@ def open_conversation(
     sent in time still gets its conversation after closing time. With `event`, the first
     message is that system event instead of the visitor's words (a call has no words yet).
     `attach` adds a channel's own rows to the new conversation in the same transaction.
+    With `assign_to`, the conversation starts active with that staff member (a booked session).
     """
     now = now or utcnow()
     client_id = client.id
@@ -375,7 +401,9 @@ def open_conversation(
         token=secrets.token_urlsafe(32),
         service=service,
         channel=channel,
-        state="queued",
+        state="active" if assign_to else "queued",
+        assignee_id=assign_to.id if assign_to else None,
+        assigned_at=now if assign_to else None,
         client=client,
         opening_msg_id=client_msg_id,
         created_at=now,
@@ -392,7 +420,7 @@ def open_conversation(
             message = _append(
                 conversation,
                 "system",
-                EVENT_TEXT[event],
+                EVENT_TEXT[event].format(name="", **(event_params or {})),
                 client_msg_id=client_msg_id,
                 kind="event",
                 event=event,
@@ -425,7 +453,7 @@ def post_visitor_message(token: str, client_msg_id: str, body: str) -> Posted:
         ended=ConversationEnded,
     )
     if posted.created:
-        _publish_message(posted.conversation, posted.message)
+        _publish_message(posted.conversation, posted.message, unread=posted.unread)
     return posted
 
 
@@ -610,9 +638,13 @@ def end(conversation_id: int, user: StaffUser, now: datetime | None = None) -> C
 
 
 def close(
-    conversation_id: int, user: StaffUser, summary_text: str | None, now: datetime | None = None
+    conversation_id: int,
+    user: StaffUser,
+    summary_text: str,
+    category_ids: list[int],
+    now: datetime | None = None,
 ) -> Conversation:
-    """Finish wrap-up: the conversation is closed and leaves the working list."""
+    """Finish wrap-up with categories and a summary; the conversation leaves the working list."""
     now = now or utcnow()
     conversation = by_id(conversation_id)
     require(user, "close", conversation)
@@ -620,16 +652,113 @@ def close(
         raise InvalidState("End the conversation before closing it.")
     if conversation.state == "closed":
         raise InvalidState("The conversation is already closed.")
+    chosen = categories.checked_choice(conversation.service_id, category_ids)
+    if not summary_text or not summary_text.strip():
+        raise categories.InvalidCategories("Write a short summary.")
     conversation.state = "closed"
     conversation.closed_at = now
-    if summary_text:
-        conversation.summary = summary_text
+    conversation.summary = summary_text.strip()
+    _set_categories(conversation, chosen)
     event = _append_event(conversation, "closed", user, now)
-    _audit(user, "conversation.close", conversation)
+    _audit(user, "conversation.close", conversation, {"categories": chosen})
     signals.closing.send(conversation)
     db.session.commit()
     _publish_change(conversation, event)
     return conversation
+
+
+def recategorise(
+    conversation_id: int,
+    user: StaffUser,
+    summary_text: str,
+    category_ids: list[int],
+    now: datetime | None = None,
+) -> Conversation:
+    """Correct the categories and summary of a closed conversation (audited, before and after)."""
+    conversation = by_id(conversation_id)
+    require(user, "recategorise", conversation)
+    if conversation.state != "closed":
+        raise InvalidState("Categories are corrected after closing; before that, close it.")
+    before = sorted(
+        db.session.scalars(
+            select(ConversationCategory.category_id).where(
+                ConversationCategory.conversation_id == conversation.id
+            )
+        )
+    )
+    # Categories retired since closing may stay; new ones must be current.
+    chosen = categories.checked_choice(conversation.service_id, category_ids, keep=set(before))
+    if not summary_text or not summary_text.strip():
+        raise categories.InvalidCategories("Write a short summary.")
+    detail = {
+        "categories": {"from": before, "to": sorted(chosen)},
+        "summary_changed": summary_text.strip() != (conversation.summary or ""),
+    }
+    conversation.summary = summary_text.strip()
+    _set_categories(conversation, chosen)
+    _audit(user, "conversation.recategorise", conversation, detail)
+    db.session.commit()
+    _announce(conversation, everyone=True)
+    return conversation
+
+
+def categories_offered(user: StaffUser, service_slug: str | None) -> list[dict]:
+    """The categories a counsellor can choose from at wrap-up (all services without a slug)."""
+    require(user, "list_conversations")
+    service_id = get_service(service_slug).id if service_slug else None
+    return categories.tree(service_id=service_id)
+
+
+def add_referral(
+    conversation_id: int,
+    user: StaffUser,
+    kind: str,
+    referred_on: date,
+    note: str | None,
+) -> dict:
+    """Record where the person was referred to (e.g. a take-down request), with its date."""
+    conversation = by_id(conversation_id)
+    require(user, "refer", conversation)
+    if referred_on > local_today() + timedelta(days=1):
+        raise InvalidState("A referral cannot be dated in the future.")
+    if referred_on < conversation.created_at.date() - timedelta(days=1):
+        raise InvalidState("A referral cannot be dated before the conversation.")
+    referral = Referral(
+        conversation_id=conversation.id,
+        kind=kind,
+        referred_on=referred_on,
+        note=(note or "").strip() or None,
+        created_by_id=user.id,
+    )
+    db.session.add(referral)
+    db.session.flush()
+    _audit(user, "referral.add", conversation, {"referral": referral.id, "kind": kind})
+    db.session.commit()
+    return referral_payload(referral)
+
+
+def remove_referral(conversation_id: int, referral_id: int, user: StaffUser) -> None:
+    """Take back a referral recorded by mistake (audited)."""
+    conversation = by_id(conversation_id)
+    require(user, "refer", conversation)
+    referral = db.session.get(Referral, referral_id)
+    if referral is None or referral.conversation_id != conversation.id:
+        raise NotFound("That referral does not exist.")
+    db.session.delete(referral)
+    _audit(user, "referral.remove", conversation, {"referral": referral_id, "kind": referral.kind})
+    db.session.commit()
+
+
+def referrals_of(conversation_id: int) -> list[dict]:
+    """The referrals of a conversation, oldest first."""
+    return [
+        referral_payload(r)
+        for r in db.session.scalars(
+            select(Referral)
+            .where(Referral.conversation_id == conversation_id)
+            .order_by(Referral.referred_on, Referral.id)
+        )
+    ]
 
 
 def record_export(conversation: Conversation, user: StaffUser, now: datetime | None = None) -> None:
@@ -771,6 +900,19 @@ def audit(user: StaffUser, action: str, conversation: Conversation) -> None:
     db.session.commit()
 
 
+def audit_reads(user: StaffUser, action: str, conversation_ids: list[int]) -> None:
+    """Record that a staff member saw (part of) these conversations, one entry each."""
+    for conversation_id in dict.fromkeys(conversation_ids):
+        db.session.add(AuditEntry(actor_id=user.id, action=action, conversation_id=conversation_id))
+    db.session.commit()
+
+
+def audit_change(user: StaffUser, action: str, detail: dict) -> None:
+    """Commit a change that concerns no single contact (availability, categories), audited."""
+    db.session.add(AuditEntry(actor_id=user.id, action=action, conversation_id=None, detail=detail))
+    db.session.commit()
+
+
 def staff_available_for_calls(service_id: int) -> bool:
     """Someone takes calls now and has room for one more conversation."""
     busy = (
@@ -831,19 +973,32 @@ def _opened_by(client: Client, client_msg_id: str) -> Posted | None:
     return Posted(conversation, message, False)
 
 
+_next_seq_statements: dict[tuple[str, ...], Update] = {}
+_insert_message = insert(Message.__table__)
+
+
 def _next_seq(conversation: Conversation, **also) -> int:
     """Hand out the next sequence number, setting `also` on the conversation in the same UPDATE.
 
     The UPDATE takes the conversation's row lock until commit, so sequence numbers of one
     conversation become visible in order: a reader that has seen seq n never misses n-1.
     """
-    seq = db.session.execute(
-        update(Conversation)
-        .where(Conversation.id == conversation.id)
-        .values(last_seq=Conversation.last_seq + 1, **also)
-        .returning(Conversation.last_seq)
-        .execution_options(synchronize_session=False)
-    ).scalar_one()
+    names = tuple(sorted(also))
+    statement = _next_seq_statements.get(names)
+    if statement is None:
+        # Built once per set of columns and run as plain Core: on this path (every message),
+        # building the statement and the ORM's bulk-update machinery cost more than the UPDATE.
+        table = Conversation.__table__
+        statement = (
+            update(table)
+            .where(table.c.id == bindparam("conversation_id"))
+            .values(last_seq=table.c.last_seq + 1, **{n: bindparam(f"new_{n}") for n in names})
+            .returning(table.c.last_seq)
+        )
+        _next_seq_statements[names] = statement
+    db.session.flush()  # what the ORM's autoflush did before an UPDATE
+    parameters = {"conversation_id": conversation.id} | {f"new_{n}": also[n] for n in names}
+    seq = db.session.connection().execute(statement, parameters).scalar_one()
     set_committed_value(conversation, "last_seq", seq)
     for name, value in also.items():
         set_committed_value(conversation, name, value)
@@ -867,19 +1022,23 @@ def _append(
         also["last_message_at"] = now
     if sender == "visitor":
         also.update(visitor_left_at=None, visitor_seen_at=now)
-    message = Message(
-        conversation_id=conversation.id,
-        seq=_next_seq(conversation, **also),
-        client_msg_id=client_msg_id,
-        sender=sender,
-        author=author,
-        kind=kind,
-        event=event,
-        body=body,
-        created_at=now,
-    )
+    values = {
+        "conversation_id": conversation.id,
+        "seq": _next_seq(conversation, **also),
+        "client_msg_id": client_msg_id,
+        "sender": sender,
+        "author_id": author.id if author else None,
+        "kind": kind,
+        "event": event,
+        "body": body,
+        "created_at": now,
+    }
+    # A Core INSERT instead of a unit-of-work flush (the larger cost on this path); the row is
+    # then put in the session as a loaded object, as a flush would have left it.
+    inserted = db.session.connection().execute(_insert_message, values)
+    message = Message(id=inserted.inserted_primary_key[0], author=author, **values)
+    make_transient_to_detached(message)
     db.session.add(message)
-    db.session.flush()
     return message
 
 
@@ -926,6 +1085,13 @@ def _post(
             conversation.first_response_at = message.created_at
         if author is not None:
             _audit(author, "note.add" if kind == "note" else "message.send", conversation)
+        # Counted here, under the row lock _next_seq took, rather than in a transaction of its own
+        # after commit: every earlier message of this conversation is committed by now.
+        unread = (
+            _count_unread(conversation)
+            if sender == "visitor" and conversation.state == "active"
+            else None
+        )
         db.session.commit()
     except IntegrityError:
         # A retry, or the same message arriving twice at once: the first copy stands.
@@ -934,7 +1100,7 @@ def _post(
         if existing is None:
             raise
         return Posted(by_id(conversation_id), existing, False)
-    return Posted(conversation, message, True)
+    return Posted(conversation, message, True, unread)
 
 
 def _existing(conversation_id: int, client_msg_id: str) -> Message | None:
@@ -982,6 +1148,16 @@ def _visitor_goes(conversation: Conversation, event: str, now: datetime | None) 
     if moved is None:
         raise InvalidState()
     return moved
+
+
+def _set_categories(conversation: Conversation, chosen: list[int]) -> None:
+    db.session.execute(
+        delete(ConversationCategory).where(ConversationCategory.conversation_id == conversation.id)
+    )
+    db.session.add_all(
+        ConversationCategory(conversation_id=conversation.id, category_id=category_id)
+        for category_id in chosen
+    )
 
 
 def _leave_state(
@@ -1066,7 +1242,9 @@ def _announce_new_conversation(conversation: Conversation) -> None:
     _update_queue(conversation.service_id)
 
 
-def _publish_message(conversation: Conversation, message: Message) -> None:
+def _publish_message(
+    conversation: Conversation, message: Message, *, unread: int | None = None
+) -> None:
     signals.message_posted.send(conversation, message=message)
     if message.kind != "note":
         broadcast.to_visitor(conversation.id, "message", visitor_message_payload(message))
@@ -1075,21 +1253,14 @@ def _publish_message(conversation: Conversation, message: Message) -> None:
         return
     if conversation.state == "active":
         # The counsellor who has the chat needs its unread count; nobody else needs anything.
-        broadcast.to_staff("activity", _activity(conversation), conversation.assignee_id)
+        broadcast.to_staff("activity", _activity(conversation, unread), conversation.assignee_id)
     else:
         _announce(conversation, everyone=True)
 
 
-def _activity(conversation: Conversation) -> dict:
-    unread = db.session.scalar(
-        select(func.count())
-        .select_from(Message)
-        .where(
-            Message.conversation_id == conversation.id,
-            Message.sender == "visitor",
-            Message.seq > conversation.staff_read_seq,
-        )
-    )
+def _activity(conversation: Conversation, unread: int | None = None) -> dict:
+    if unread is None:
+        unread = _count_unread(conversation)
     return {
         "conversation_id": conversation.id,
         "last_seq": conversation.last_seq,
@@ -1097,6 +1268,24 @@ def _activity(conversation: Conversation) -> dict:
         "unread": unread,
         "visitor_present": True,
     }
+
+
+_message = Message.__table__
+_unread_statement = (
+    select(func.count())
+    .select_from(_message)
+    .where(
+        _message.c.conversation_id == bindparam("conversation_id"),
+        _message.c.sender == "visitor",
+        _message.c.seq > bindparam("read_seq"),
+    )
+)
+
+
+def _count_unread(conversation: Conversation) -> int:
+    """Visitor messages above the staff's read watermark (a Core statement built once)."""
+    parameters = {"conversation_id": conversation.id, "read_seq": conversation.staff_read_seq}
+    return db.session.connection().execute(_unread_statement, parameters).scalar_one()
 
 
 def _publish_change(conversation: Conversation, event: Message) -> None:

@@ -372,8 +372,7 @@ def put_through(conversation: Conversation, user: StaffUser) -> None:
 
 
 def call_back(conversation_id: int, user: StaffUser, now: datetime | None = None) -> PhoneCall:
-    """Ring the counsellor's phone, then the caller, from the service's number."""
-    now = now or utcnow()
+    """Call back the caller of a phone conversation: the counsellor's phone rings first."""
     conversation = inbox.by_id(conversation_id)
     require(user, "call_back", conversation)
     if conversation.channel != "phone":
@@ -382,8 +381,25 @@ def call_back(conversation_id: int, user: StaffUser, now: datetime | None = None
     refusal = _callback_refusal(conversation, line)
     if refusal:
         raise CannotCallBack(refusal)
+    number = unseal(line.sealed_number)
+    if number is None:
+        raise CannotCallBack("The caller's number can no longer be read.")
+    return dial_back(conversation, user, number, now)
+
+
+def dial_back(
+    conversation: Conversation, user: StaffUser, number: str, now: datetime | None = None
+) -> PhoneCall:
+    """Ring `user`'s phone, then `number` from the service's number, for this conversation.
+
+    Counts as a contact moment of the conversation once the person answers.
+    """
+    now = now or utcnow()
     if not user.phone_endpoint:
         raise NoPhone()
+    service = conversation.service
+    if not service.phone_number:
+        raise CannotCallBack("This service has no phone number to call from.")
     under_way = db.session.scalar(
         select(PhoneCall.id).where(
             PhoneCall.conversation_id == conversation.id,
@@ -395,10 +411,7 @@ def call_back(conversation_id: int, user: StaffUser, now: datetime | None = None
     )
     if under_way is not None:
         raise InvalidState("A callback is already under way.")
-    number = unseal(line.sealed_number)
-    if number is None:
-        raise CannotCallBack("The caller's number can no longer be read.")
-    service = conversation.service
+    conversation_id = conversation.id
     endpoint = user.phone_endpoint
     # Where Twilio reaches this site; a socket event's own URL may be an internal one.
     status_url = current_app.config["PUBLIC_URL"] + url_for("phone.status")
@@ -467,11 +480,19 @@ def details(conversations: list[Conversation]) -> dict[int, dict]:
         return {}
     lines = {
         line.conversation_id: line
-        for line in db.session.scalars(select(PhoneLine).where(PhoneLine.conversation_id.in_(ids)))
+        # Fresh rows: the webhooks change them with UPDATEs this session may have read before.
+        for line in db.session.scalars(
+            select(PhoneLine)
+            .where(PhoneLine.conversation_id.in_(ids))
+            .execution_options(populate_existing=True)
+        )
     }
     calls: dict[int, list[PhoneCall]] = {}
     for call in db.session.scalars(
-        select(PhoneCall).where(PhoneCall.conversation_id.in_(ids)).order_by(PhoneCall.id)
+        select(PhoneCall)
+        .where(PhoneCall.conversation_id.in_(ids))
+        .order_by(PhoneCall.id)
+        .execution_options(populate_existing=True)
     ):
         calls.setdefault(call.conversation_id, []).append(call)
     by_id = {c.id: c for c in conversations}

@@ -150,7 +150,8 @@ def put_through(endpoint: str, service_number: str, staff_id: int) -> str:
     """
     response = VoiceResponse()
     dial = Dial(
-        action=url_for("phone.dial", to=staff_id),
+        # Absolute: Twilio resolves no relative URL in instructions given through its API.
+        action=current_app.config["PUBLIC_URL"] + url_for("phone.dial", to=staff_id),
         method="POST",
         timeout=current_app.config["PHONE_DIAL_TIMEOUT"],
         caller_id=service_number,

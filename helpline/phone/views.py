@@ -9,7 +9,20 @@ from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import requests
-from flask import Blueprint, Response, abort, current_app, jsonify, request, stream_with_context
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+from flask_babel import force_locale
 from flask_login import current_user, login_required
 from marshmallow import Schema, ValidationError
 from twilio.request_validator import (
@@ -20,13 +33,13 @@ from twilio.request_validator import (
 )
 
 from helpline.extensions import csrf, db, limiter
-from helpline.phone import schemas, service
+from helpline.phone import rest, schemas, service, simulator
 
 bp = Blueprint("phone", __name__, url_prefix="/phone")
 csrf.exempt(bp)
 limiter.exempt(bp)
 
-SIMULATED_MEDIA_HOST = "simulator.invalid"
+SIMULATED_MEDIA_HOST = simulator.MEDIA_HOST
 
 
 def signed_by_twilio() -> bool:
@@ -173,3 +186,97 @@ def _tone(seconds: int) -> bytes:
         out.setframerate(rate)
         out.writeframes(bytes(frames))
     return buffer.getvalue()
+
+
+# --- development: the phone simulator (only without a Twilio account) ---------------------------
+
+
+def _simulated_twilio() -> rest.SimulatedTwilio:
+    if not current_app.config["PHONE_SIMULATED"]:
+        abort(404)
+    simulated = rest.http_client()
+    if not isinstance(simulated, rest.SimulatedTwilio):
+        abort(404)
+    return simulated
+
+
+@bp.get("/simulator/calls/<call_sid>")
+def simulated_call(call_sid: str):
+    """What the server asked the simulated Twilio to do with one call (the simulator polls)."""
+    simulated = _simulated_twilio()
+    if not signed_by_twilio():
+        abort(403, "The request is not signed by Twilio.")
+    return jsonify({"call_sid": call_sid, "requests": simulated.calls_to(call_sid)})
+
+
+@bp.get("/simulator/callbacks")
+def simulated_callbacks():
+    """The calls the server started at the simulated Twilio (callbacks), oldest first."""
+    simulated = _simulated_twilio()
+    if not signed_by_twilio():
+        abort(403, "The request is not signed by Twilio.")
+    started = [
+        {
+            "sid": entry["sid"],
+            "to": entry["data"].get("To"),
+            "from": entry["data"].get("From"),
+            "twiml": entry["data"].get("Twiml"),
+            "status_callback": entry["data"].get("StatusCallback"),
+        }
+        for entry in simulated.requests.copy()
+        if entry["method"] == "POST" and entry["path"].endswith("/Calls.json") and "sid" in entry
+    ]
+    return jsonify({"callbacks": started})
+
+
+@bp.route("/simulator", methods=["GET", "POST"])
+@login_required
+def simulator_page():
+    """Staff try the phone line in development: start a simulated call, follow its steps."""
+    _simulated_twilio()
+    app = current_app._get_current_object()
+    numbers = simulator.service_numbers()
+    if request.method == "POST":
+        # The blueprint is exempt for Twilio's webhooks; this form is not.
+        csrf.protect()
+        twilio = simulator.twilio_for(app.config, request.host_url)
+        callbacks = request.form.get("play") == "callbacks"
+        try:
+            form = (simulator.PageCallbacks() if callbacks else simulator.PageCall()).load(
+                request.form
+            )
+        except ValidationError as error:
+            abort(400, "; ".join(f"{k}: {' '.join(v)}" for k, v in error.messages.items()))
+        if callbacks:
+            call = simulator.SimulatedCallbacks(
+                twilio,
+                talk=form["talk"],
+                answered=not form["unanswered"],
+                count=1,
+                give_up_after=300,
+            )
+            simulator.start(app, call)
+            flash("Waiting up to 5 minutes for a callback started in the inbox.")
+            return redirect(url_for("phone.simulator_page"))
+        if form["service"] not in numbers:
+            abort(400, "That service has no phone number.")
+        call = simulator.SimulatedCall(
+            twilio,
+            numbers[form["service"]],
+            simulator.WITHHELD if form["withheld"] else None,
+            choice=form["choice"],
+            talk=form["talk"],
+            hang_up_after=form["hang_up_after"],
+        )
+        simulator.start(app, call)
+        flash(f"Simulated call started: {call.title}.")
+        return redirect(url_for("phone.simulator_page"))
+    calls = list(reversed(simulator.played(app)))
+    with force_locale("en"):
+        return render_template(
+            "phone/simulator.html",
+            numbers=numbers,
+            choices=simulator.CHOICE_LABELS,
+            calls=calls,
+            running=any(call.running for call in calls),
+        )

@@ -29,6 +29,9 @@ const ui = {
   signedOut: $("signed-out"),
   notices: $("notices"),
   sound: $("sound"),
+  takeCalls: $("take-calls"),
+  takeCallsHint: $("take-calls-hint"),
+  ringStatus: $("ring-status"),
   filters: $("filters"),
   list: $("list"),
   listEmpty: $("list-empty"),
@@ -54,6 +57,18 @@ const ui = {
   send: $("send"),
   history: $("history"),
   historyEmpty: $("history-empty"),
+  phone: $("phone"),
+  phoneStage: $("phone-stage"),
+  phoneCaller: $("phone-caller"),
+  phoneTalk: $("phone-talk"),
+  callBackBox: $("call-back-box"),
+  callBack: $("call-back"),
+  callBackWhy: $("call-back-why"),
+  voicemail: $("voicemail"),
+  voicemailLabel: $("voicemail-label"),
+  voicemailAudio: $("voicemail-audio"),
+  deleteVoicemail: $("delete-voicemail"),
+  voicemailDeleted: $("voicemail-deleted"),
 };
 
 const rows = new Map(); // conversation id -> summary row shown in the list
@@ -128,6 +143,53 @@ function timeText(row) {
   return format(T.since, { time: ago(since(row.last_message_at || row.created_at)) });
 }
 
+// --- the phone line -------------------------------------------------------------------------
+
+/** A call waiting in the queue for someone to accept it. */
+function ringing(row) {
+  return Boolean(row && row.phone && row.phone.stage === "ringing" && row.state === "queued");
+}
+
+/** m:ss since `iso`, kept current by the one-second interval. */
+function timer(iso) {
+  const el = element("span", "timer", stopwatch(since(iso)));
+  el.dataset.since = iso || "";
+  return el;
+}
+
+function callerText(phone) {
+  return phone.withheld ? T.withheld : phone.caller || "";
+}
+
+function stageText(row) {
+  const { stage, voicemail } = row.phone;
+  // Still "ringing" once claimed: the caller is being put through to the counsellor's phone.
+  if (stage === "ringing") return T.stage_putting_through;
+  if (stage === "voicemail" && voicemail) {
+    if (voicemail.deleted) return T.stage_voicemail_deleted;
+    return format(T.stage_voicemail, { time: stopwatch((voicemail.seconds || 0) * 1000) });
+  }
+  return T[`stage_${stage}`] || stage;
+}
+
+function stageBadge(row) {
+  if (!ringing(row)) return badge(stageText(row), `stage-${row.phone.stage}`);
+  const el = badge(`${T.stage_ringing} `, "ringing");
+  el.append(timer(row.waiting_since || row.created_at));
+  return el;
+}
+
+function channelLabel(row) {
+  const el = element("span", `row__channel row__channel--${row.channel}`);
+  if (row.channel === "phone") {
+    const icon = element("span", "phone-icon", "☎");
+    icon.setAttribute("aria-hidden", "true");
+    el.append(icon);
+  }
+  el.append(T[`channel_${row.channel}`] || row.channel);
+  return el;
+}
+
 // --- sound ------------------------------------------------------------------------------------
 
 let audio = null;
@@ -144,12 +206,12 @@ function unlockAudio() {
   }
 }
 
-function chime() {
+function chime(tones = [660, 880]) {
   if (!soundOn) return;
   unlockAudio();
   if (!audio) return;
   const start = audio.currentTime + 0.01;
-  [660, 880].forEach((frequency, i) => {
+  tones.forEach((frequency, i) => {
     const osc = audio.createOscillator();
     const gain = audio.createGain();
     const t = start + i * 0.18;
@@ -172,6 +234,10 @@ ui.sound.addEventListener("change", () => {
 // Browsers only allow sound after the person has interacted with the page.
 document.addEventListener("pointerdown", unlockAudio, { once: true });
 document.addEventListener("keydown", unlockAudio, { once: true });
+
+function ring() {
+  chime([880, 660, 880, 660]);
+}
 
 // --- the list -------------------------------------------------------------------------------
 
@@ -219,21 +285,26 @@ function badge(text, modifier) {
 
 function fillRow(li, row) {
   const button = li.firstElementChild;
-  button.className = `row row--${row.state}${current && current.id === row.id ? " row--current" : ""}`;
+  const ringingClass = ringing(row) ? " row--ringing" : "";
+  button.className = `row row--${row.state}${ringingClass}${current && current.id === row.id ? " row--current" : ""}`;
   if (current && current.id === row.id) button.setAttribute("aria-current", "true");
   else button.removeAttribute("aria-current");
   const top = element("span", "row__top");
   top.append(element("span", "row__service", row.service_name), badge(T[`state_${row.state}`] || row.state, row.state));
+  if (row.phone) top.append(stageBadge(row));
   if (row.unread) top.append(badge(format(T.unread, { count: row.unread }), "unread"));
   const middle = element("span", "row__middle");
-  const time = element("span", "row__time", timeText(row));
-  time.dataset.id = String(row.id);
-  middle.append(
-    element("span", "row__channel", T[`channel_${row.channel}`] || row.channel),
-    time,
-    element("span", "row__assignee", row.assignee ? row.assignee.name : T.unassigned),
-  );
+  middle.append(channelLabel(row));
+  if (row.phone) middle.append(element("span", "row__caller", callerText(row.phone)));
+  // A ringing call's badge already counts the waiting time.
+  if (!ringing(row)) {
+    const time = element("span", "row__time", timeText(row));
+    time.dataset.id = String(row.id);
+    middle.append(time);
+  }
+  middle.append(element("span", "row__assignee", row.assignee ? row.assignee.name : T.unassigned));
   const flags = element("span", "row__flags");
+  if (row.phone && row.phone.callback_under_way) flags.append(badge(T.calling_back, "calling"));
   if (row.channel === "chat" && !row.visitor_present && row.state !== "closed") {
     flags.append(badge(T.visitor_gone, "gone"));
   }
@@ -279,11 +350,14 @@ function renderList() {
 
 function updateTitle() {
   let count = 0;
+  let calls = 0;
   for (const row of rows.values()) {
     if (row.state === "queued") count += 1;
     else if (row.assignee && row.assignee.id === me) count += row.unread || 0;
+    if (ringing(row)) calls += 1;
   }
-  document.title = count ? `(${count}) ${T.title}` : T.title;
+  const title = calls ? `${T.ringing_title} · ${T.title}` : T.title;
+  document.title = count ? `(${count}) ${title}` : title;
 }
 
 let listAsked = 0;
@@ -319,13 +393,28 @@ function place(row) {
 
 function upsert(row) {
   if (!row || !row.id) return;
+  const before = rows.get(row.id) || (current && current.id === row.id ? current.summary : null);
   if (liveDuringList) liveDuringList.push(row);
   place(row);
   renderList();
+  if (row.phone) noticeCall(before, row);
   if (current && current.id === row.id) {
     current.summary = row;
     renderHead();
     markRead();
+  }
+}
+
+function noticeCall(before, row) {
+  if (ringing(row) && !ringing(before)) {
+    ui.ringStatus.textContent = format(T.ring_status, { service: row.service_name });
+    // A new call rings with `new_conversation`; this is one back in the queue.
+    if (before) ring();
+  }
+  if (ringing(row) && before && before.phone && before.phone.stage === "connected" && mine(before)) {
+    // The server takes a counsellor whose phone did not answer off the line.
+    ui.takeCalls.checked = false;
+    notice(T.takes_calls_off);
   }
 }
 
@@ -342,6 +431,7 @@ setInterval(() => {
     const row = rows.get(Number(el.dataset.id));
     if (row) el.textContent = timeText(row);
   }
+  for (const el of document.querySelectorAll(".timer")) el.textContent = stopwatch(since(el.dataset.since));
 }, 1000);
 
 // --- the opened conversation --------------------------------------------------------------
@@ -458,7 +548,9 @@ function renderHead() {
   ui.meta.replaceChildren(...meta);
 
   ui.claim.hidden = s.state !== "queued";
+  ui.claim.textContent = ringing(s) ? T.accept_call : T.claim;
   ui.end.hidden = !["queued", "active"].includes(s.state);
+  ui.end.textContent = s.channel === "phone" ? T.end_conversation : T.end_chat;
   const transferable = s.state === "active";
   if (transferable && ui.transferBox.hidden) loadColleagues();
   ui.transferBox.hidden = !transferable;
@@ -467,7 +559,8 @@ function renderHead() {
   ui.exportForm.hidden = s.channel !== "form";
   ui.exportForm.action = s.channel === "form" ? `/inbox/conversations/${s.id}/export` : "";
 
-  const canReply = s.state === "active" && mine(s);
+  // A caller cannot read replies: a phone conversation takes notes only.
+  const canReply = s.state === "active" && mine(s) && s.channel !== "phone";
   if (!canReply) {
     ui.note.checked = true;
     current.noteForced = true;
@@ -477,14 +570,72 @@ function renderHead() {
   }
   ui.note.disabled = !canReply;
   if (canReply) ui.hint.textContent = T_HINT;
+  else if (s.channel === "phone") ui.hint.textContent = T.phone_notes_only;
   else if (s.state === "queued") ui.hint.textContent = T.claim_to_reply;
   else if (s.state === "active") ui.hint.textContent = T.not_yours;
   else ui.hint.textContent = T.notes_only;
   if (!["queued", "active"].includes(s.state)) hideTyping();
   renderComposerMode();
+  renderPhone(s);
 }
 
 const T_HINT = ui.hint.textContent;
+
+function renderPhone(s) {
+  const phone = s.channel === "phone" ? s.phone : null;
+  ui.phone.hidden = !phone;
+  if (!phone) {
+    setVoicemailSource("");
+    return;
+  }
+  ui.phoneStage.replaceChildren(stageBadge(s));
+  const caller = phone.caller ? format(T.caller, { digits: phone.caller }) : "";
+  ui.phoneCaller.textContent = phone.withheld ? T.withheld : caller;
+  const facts = [];
+  if (phone.talk_seconds !== null && phone.talk_seconds !== undefined) {
+    facts.push(format(T.talk_time, { time: stopwatch(phone.talk_seconds * 1000) }));
+  }
+  if (phone.callbacks) {
+    facts.push(phone.callbacks === 1 ? T.callbacks_one : format(T.callbacks_many, { count: phone.callbacks }));
+  }
+  ui.phoneTalk.textContent = facts.join(" · ");
+  renderCallBack(s, phone);
+  renderVoicemail(s, phone);
+}
+
+function renderCallBack(s, phone) {
+  // While the call waits in the queue, accepting it is the answer, not calling back.
+  ui.callBackBox.hidden = ringing(s);
+  const calling = phone.callback_under_way || current.callingBack;
+  ui.callBack.textContent = calling ? T.calling : T.call_back;
+  ui.callBack.disabled = calling || !phone.can_call_back;
+  ui.callBackWhy.textContent = phone.can_call_back ? "" : phone.call_back_refusal || "";
+}
+
+function renderVoicemail(s, phone) {
+  const voicemail = phone.voicemail;
+  const playable = Boolean(voicemail && !voicemail.deleted);
+  ui.voicemail.hidden = !playable;
+  ui.voicemailDeleted.hidden = !(voicemail && voicemail.deleted);
+  if (playable) {
+    ui.voicemailLabel.textContent = format(T.voicemail_label, { time: stopwatch((voicemail.seconds || 0) * 1000) });
+  }
+  ui.deleteVoicemail.disabled = Boolean(current.deletingVoicemail);
+  setVoicemailSource(playable ? `/phone/voicemail/${s.id}` : "");
+}
+
+/** Point the player at a voicemail; only a change of voicemail interrupts what is playing. */
+function setVoicemailSource(url) {
+  const player = ui.voicemailAudio;
+  if ((player.getAttribute("src") || "") === url) return;
+  player.pause();
+  if (url) {
+    player.setAttribute("src", url);
+  } else {
+    player.removeAttribute("src");
+    player.load();
+  }
+}
 
 function renderComposerMode() {
   const note = ui.note.checked;
@@ -517,7 +668,11 @@ function openConversation(id) {
     lastReadSent: 0,
     noteForced: false,
     historyAsked: false,
+    callingBack: false,
+    deletingVoicemail: false,
   };
+  ui.phone.hidden = true;
+  setVoicemailSource("");
   ui.placeholder.hidden = true;
   ui.conv.hidden = false;
   ui.messages.replaceChildren();
@@ -586,9 +741,10 @@ function loadHistory(c) {
  * shown instead. Once `stale()` is true (e.g. another conversation was opened) the answer is
  * ignored altogether.
  */
-function ask(event, payload, stale, done) {
+function ask(event, payload, stale, done, settled = () => {}) {
   socket.timeout(8000).emit(event, payload, (err, ack) => {
     if (stale()) return;
+    settled();
     if (err) {
       notice(T.error_timeout);
       return;
@@ -601,15 +757,22 @@ function ask(event, payload, stale, done) {
   });
 }
 
-function act(event, payload, after) {
+function act(event, payload, after, settled) {
   if (!socket.connected) {
     notice(T.offline);
+    if (settled) settled();
     return;
   }
-  ask(event, payload, () => false, (ack) => {
-    if (ack.conversation) upsert(ack.conversation);
-    if (after) after(ack);
-  });
+  ask(
+    event,
+    payload,
+    () => false,
+    (ack) => {
+      if (ack.conversation) upsert(ack.conversation);
+      if (after) after(ack);
+    },
+    settled,
+  );
 }
 
 ui.claim.addEventListener("click", () => {
@@ -617,7 +780,55 @@ ui.claim.addEventListener("click", () => {
 });
 
 ui.end.addEventListener("click", () => {
-  if (window.confirm(T.confirm_end)) act("end", { conversation_id: current.id });
+  const question = current.summary && current.summary.channel === "phone" ? T.confirm_end_phone : T.confirm_end;
+  if (window.confirm(question)) act("end", { conversation_id: current.id });
+});
+
+/** Run a phone action on the open conversation, with `flag` set on it until the answer. */
+function phoneAction(event, flag, after) {
+  const c = current;
+  c[flag] = true;
+  renderHead();
+  act(event, { conversation_id: c.id }, after, () => {
+    c[flag] = false;
+    if (c === current) renderHead();
+  });
+}
+
+ui.callBack.addEventListener("click", () => {
+  phoneAction("call_back", "callingBack", () => notice(T.call_back_started));
+});
+
+ui.deleteVoicemail.addEventListener("click", () => {
+  if (window.confirm(T.confirm_delete_voicemail)) phoneAction("delete_voicemail", "deletingVoicemail");
+});
+
+// --- taking calls ---------------------------------------------------------------------------
+
+const hasPhone = root.dataset.hasPhone === "true";
+ui.takeCalls.checked = root.dataset.takesCalls === "true";
+ui.takeCalls.disabled = !hasPhone;
+ui.takeCallsHint.hidden = hasPhone;
+if (!hasPhone) ui.takeCalls.setAttribute("aria-describedby", "take-calls-hint");
+
+ui.takeCalls.addEventListener("change", () => {
+  const on = ui.takeCalls.checked;
+  if (!socket.connected) {
+    ui.takeCalls.checked = !on;
+    notice(T.offline);
+    return;
+  }
+  ui.takeCalls.disabled = true;
+  socket.timeout(8000).emit("take_calls", { on }, (err, ack) => {
+    ui.takeCalls.disabled = false;
+    if (err || !ack.ok) {
+      ui.takeCalls.checked = !on;
+      if (err) notice(T.error_timeout);
+      else refused(ack);
+      return;
+    }
+    ui.takeCalls.checked = ack.takes_calls;
+  });
 });
 
 ui.closeForm.addEventListener("submit", (event) => {
@@ -828,7 +1039,10 @@ socket.on("activity", (update) => {
 });
 
 socket.on("new_conversation", (info) => {
-  if (!filters.service || filters.service === info.service) chime();
+  if (filters.service && filters.service !== info.service) return;
+  // The conversation's row arrives just before this: a call waiting to be accepted rings.
+  if (ringing(rows.get(info.id))) ring();
+  else chime();
 });
 
 socket.on("assigned", ({ conversation_id: id, by }) => {

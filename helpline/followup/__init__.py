@@ -1,0 +1,1 @@
+"""Follow-up sessions with therapists: availability, bookings, outcomes and calendar feeds."""
