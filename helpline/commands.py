@@ -2,6 +2,7 @@
 `flask phone simulate|answer-callbacks`."""
 
 import re
+from datetime import time
 
 import click
 from flask import Flask, current_app
@@ -22,10 +23,21 @@ SERVICES = [
 DEMO_STAFF = [
     ("counsellor@example.org", "Anna", "counsellor", "demo-counsellor"),
     ("supervisor@example.org", "Sam", "supervisor", "demo-supervisor"),
+    ("therapist@example.org", "Eva", "therapist", "demo-therapist"),
+    ("admin@example.org", "Ali", "admin", "demo-admin"),
+]
+# The demo therapist's weekly sessions: weekday (0 = Monday), start, end, minutes per session.
+DEMO_AVAILABILITY = [
+    (0, "10:00", "12:00", 45),
+    (2, "13:00", "16:00", 45),
+    (3, "18:00", "20:00", 60),
 ]
 # Fictitious numbers for trying the phone line with `flask phone simulate`.
 DEMO_PHONE_NUMBERS = {"stopitnow": "+31800000001", "helpwanted": "+31800000002"}
-DEMO_PHONE_ENDPOINTS = {"counsellor@example.org": "+31600000001"}
+DEMO_PHONE_ENDPOINTS = {
+    "counsellor@example.org": "+31600000001",
+    "therapist@example.org": "+31600000002",
+}
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
 
@@ -56,6 +68,29 @@ def create_staff(email: str, name: str, role: str, password: str, max_chats: int
     return user
 
 
+def seed_demo_availability() -> None:
+    """Give the demo therapist weekly sessions, once."""
+    from helpline.followup import service as followup
+    from helpline.followup.models import AvailabilityRule
+
+    therapist = db.session.scalar(
+        select(StaffUser).where(StaffUser.email == "therapist@example.org")
+    )
+    if therapist is None or db.session.scalar(
+        select(AvailabilityRule.id).where(AvailabilityRule.therapist_id == therapist.id)
+    ):
+        return
+    for weekday, starts, ends, minutes in DEMO_AVAILABILITY:
+        followup.add_rule(
+            therapist,
+            therapist.id,
+            weekday,
+            time.fromisoformat(starts),
+            time.fromisoformat(ends),
+            minutes,
+        )
+
+
 def register(app: Flask) -> None:
     @app.cli.command("seed")
     @click.option("--demo", is_flag=True, help="Also create the demo staff accounts.")
@@ -76,6 +111,7 @@ def register(app: Flask) -> None:
                 if service.phone_number is None and taken is None:
                     service.phone_number = number
             db.session.commit()
+            seed_demo_availability()
 
     staff = click.Group("staff", help="Staff accounts.")
     app.cli.add_command(staff)

@@ -217,7 +217,8 @@ def summaries(conversations: list[Conversation]) -> list[dict]:
         .group_by(Message.conversation_id)
     ).all()
     unread = dict(unread_rows)
-    tagged = categories.names_of(ids)
+    # Categories are chosen at closing: only closed conversations can have them.
+    tagged = categories.names_of([c.id for c in conversations if c.state == "closed"])
     extras: dict[int, dict] = {c.id: {"categories": tagged.get(c.id, [])} for c in conversations}
     for _receiver, fields in signals.summarising.send(conversations):
         for conversation_id, extra in (fields or {}).items():
@@ -391,12 +392,15 @@ def open_conversation(
     """
     now = now or utcnow()
     client_id = client.id
-    retried = _opened_by(client, client_msg_id)
-    if retried is not None:
-        return retried
-    if during_opening_hours and not is_open(service, now):
-        db.session.rollback()
-        raise ServiceClosed()
+    if during_opening_hours:
+        # A retry sent in time gets its conversation even after closing time; without an hours
+        # check, the unique (client, opening message) constraint below finds retries instead.
+        retried = _opened_by(client, client_msg_id)
+        if retried is not None:
+            return retried
+        if not is_open(service, now):
+            db.session.rollback()
+            raise ServiceClosed()
     conversation = Conversation(
         token=secrets.token_urlsafe(32),
         service=service,
@@ -1239,14 +1243,16 @@ def _announce_new_conversation(conversation: Conversation) -> None:
     broadcast.to_staff(
         "new_conversation", {"id": conversation.id, "service": conversation.service.slug}
     )
-    _update_queue(conversation.service_id)
+    if conversation.channel == "chat":
+        _update_queue(conversation.service_id)
 
 
 def _publish_message(
     conversation: Conversation, message: Message, *, unread: int | None = None
 ) -> None:
     signals.message_posted.send(conversation, message=message)
-    if message.kind != "note":
+    # Only a chat visitor has a socket; a caller or a form's sender has nothing to receive.
+    if message.kind != "note" and conversation.channel == "chat":
         broadcast.to_visitor(conversation.id, "message", visitor_message_payload(message))
     broadcast.to_viewers(conversation.id, "message", message_payload(message, conversation))
     if message.sender != "visitor":
@@ -1290,9 +1296,11 @@ def _count_unread(conversation: Conversation) -> int:
 
 def _publish_change(conversation: Conversation, event: Message) -> None:
     _publish_message(conversation, event)
-    broadcast.to_visitor(conversation.id, "state", visitor_view(conversation))
     _announce(conversation, everyone=True)
-    _update_queue(conversation.service_id)
+    if conversation.channel == "chat":
+        broadcast.to_visitor(conversation.id, "state", visitor_view(conversation))
+        # Queue positions count waiting chats only: other channels never move them.
+        _update_queue(conversation.service_id)
 
 
 def _update_queue(service_id: int) -> None:
