@@ -59,9 +59,18 @@ def register_logging(app: Flask) -> None:
 STAFF_PATHS = ("/inbox", "/phone/", "/followup/", "/admin/", "/reports")
 
 
+def is_staff_page() -> bool:
+    """True on pages for staff (English, no visitor header or quick exit)."""
+    return (
+        request.blueprint in ("auth", "inbox", "admin", "reports")
+        or request.path.startswith(STAFF_PATHS)
+        or request.path.startswith("/api/")
+    )
+
+
 def select_locale() -> str:
     """Visitors get Dutch unless they chose English; staff pages are English."""
-    if request.blueprint in ("auth", "inbox") or request.path.startswith(STAFF_PATHS):
+    if is_staff_page():
         return "en"
     chosen = request.args.get("lang")
     return chosen if chosen in ("nl", "en") else "nl"
@@ -79,6 +88,7 @@ def register_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     app.jinja_env.globals["get_locale"] = get_locale
+    app.jinja_env.globals["is_staff_page"] = is_staff_page
     presence.init_app(app)
     # Handlers must be declared before the first init_app: declared later, they would bind to
     # that one server only, and every further app (tests build one each) would have none.
@@ -110,12 +120,17 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from helpline.admin.views import bp as admin_bp
+    from helpline.api.views import bp as api_bp
     from helpline.auth.views import bp as auth_bp
     from helpline.chat.views import bp as chat_bp
     from helpline.followup.views import bp as followup_bp
+    from helpline.followup.views import visitor_bp as booked_chat_bp
     from helpline.forms.views import bp as forms_bp
     from helpline.inbox.views import bp as inbox_bp
     from helpline.phone.views import bp as phone_bp
+    from helpline.reports.views import bp as reports_bp
+    from helpline.survey.views import bp as survey_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(chat_bp)
@@ -123,6 +138,11 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(forms_bp)
     app.register_blueprint(phone_bp)
     app.register_blueprint(followup_bp)
+    app.register_blueprint(booked_chat_bp)
+    app.register_blueprint(survey_bp)
+    app.register_blueprint(reports_bp)
+    app.register_blueprint(api_bp)
+    app.register_blueprint(admin_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -1,4 +1,5 @@
-"""Command-line tasks: `flask seed`, `flask staff create|phone`, `flask service hours|phone`,
+"""Command-line tasks: `flask seed`, `flask staff create|phone`,
+`flask service hours|phone|phone-survey`,
 `flask phone simulate|answer-callbacks`."""
 
 import re
@@ -178,6 +179,18 @@ def register(app: Flask) -> None:
         service.phone_number = number or None
         db.session.commit()
         click.echo(f"{service.name}: {number or 'no phone line'}")
+
+    @service_group.command("phone-survey")
+    @click.argument("slug")
+    @click.argument("switch", type=click.Choice(["on", "off"]))
+    def service_phone_survey(slug: str, switch: str) -> None:
+        """Offer callers the keypad survey after a call (on), or not (off)."""
+        service = db.session.scalar(select(Service).where(Service.slug == slug))
+        if service is None:
+            raise click.BadParameter(f"no service {slug!r}")
+        service.phone_survey = switch == "on"
+        db.session.commit()
+        click.echo(f"{service.name}: keypad survey after calls {switch}")
 
     phone = click.Group("phone", help="The phone line.")
     app.cli.add_command(phone)

@@ -10,7 +10,9 @@ from helpline.inbox.errors import InboxError
 
 
 def _wants_json() -> bool:
-    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+    return (
+        request.path.startswith("/api/v1/") or request.accept_mimetypes.best == "application/json"
+    )
 
 
 def _respond(status: int, code: str, message: str):

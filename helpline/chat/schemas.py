@@ -2,7 +2,7 @@
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from helpline.inbox.schemas import CLIENT_MSG_ID, MessageBody
+from helpline.inbox.schemas import CLIENT_MSG_ID, MAX_ID, MessageBody
 
 TOKEN = validate.Regexp(r"^[A-Za-z0-9_-]{32,64}$", error="Unknown conversation.")
 BROWSER = validate.Regexp(r"^[A-Za-z0-9_-]{22,128}$", error="visitor must be a random token.")
@@ -23,7 +23,9 @@ class VisitorMessageSchema(Schema):
 
 class ResumeSchema(Schema):
     token = fields.String(required=True, validate=TOKEN)
-    last_seq = fields.Integer(strict=True, load_default=0, validate=validate.Range(min=0))
+    last_seq = fields.Integer(
+        strict=True, load_default=0, validate=validate.Range(min=0, max=MAX_ID)
+    )
 
 
 class TypingSchema(Schema):
@@ -31,7 +33,7 @@ class TypingSchema(Schema):
 
 
 class ReadSchema(Schema):
-    seq = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    seq = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=MAX_ID))
 
 
 class LeaveSchema(Schema):

@@ -21,6 +21,7 @@ from helpline.encryption import seal, unseal
 from helpline.extensions import db
 from helpline.followup.models import (
     HOLDING,
+    METHODS,
     OUTCOMES,
     AvailabilityException,
     AvailabilityRule,
@@ -28,7 +29,7 @@ from helpline.followup.models import (
 )
 from helpline.inbox import categories
 from helpline.inbox import service as inbox
-from helpline.inbox.errors import InboxError, InvalidState, NotAllowed, NotFound
+from helpline.inbox.errors import InboxError, InvalidInput, InvalidState, NotAllowed, NotFound
 from helpline.inbox.models import Conversation, Message
 from helpline.inbox.permissions import require
 from helpline.phone import service as phone
@@ -38,6 +39,7 @@ from helpline.timeutil import local_today, to_local, to_utc, utcnow
 # Crockford's base32, as for form reply codes: read aloud over the phone without confusion.
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 CODE_LENGTH = 8
+HOLDING_INDEX = "uq_booking_therapist_start_holding"
 # How far ahead counsellors can book, and how early a booked chat can be opened.
 HORIZON_DAYS = 42
 CHAT_OPENS_BEFORE = timedelta(minutes=15)
@@ -268,6 +270,8 @@ def book(
     now = now or utcnow()
     conversation = inbox.by_id(conversation_id)
     require(user, "book_followup", conversation)
+    if method not in METHODS:
+        raise InvalidInput("Choose phone or chat.")
     if conversation.state == "closed":
         raise InvalidState("The conversation is closed; book during the conversation or wrap-up.")
     slot = _check_slot(therapist_id, starts_at, now)
@@ -360,6 +364,8 @@ def cancel(
     _require_booking(user, "cancel_followup", booking)
     if booking.status != "booked":
         raise InvalidState("Only a booked session can be cancelled.")
+    if booking.ends_at <= now:
+        raise InvalidState("The session is over; record what became of it instead.")
     booking.status = "cancelled"
     booking.cancelled_at = now
     booking.cancel_reason = (reason or "").strip() or None
@@ -422,8 +428,10 @@ def call_client(booking_id: int, user: StaffUser, now: datetime | None = None):
     if booking.method != "phone" or booking.status != "booked":
         raise InvalidState("This session is not a booked phone session.")
     before, after = CALL_WINDOW
-    if not booking.starts_at - before <= now <= booking.starts_at + after:
+    if now < booking.starts_at - before:
         raise InvalidState("The client can be called from 30 minutes before the session.")
+    if now > booking.starts_at + after:
+        raise InvalidState("The session was more than two hours ago; book a new one.")
     number = unseal(booking.sealed_number) if booking.sealed_number else None
     if number is None:
         raise NoNumber("The number for this session can no longer be read.")
@@ -444,7 +452,10 @@ def open_booked_chat(code: str, now: datetime | None = None) -> Conversation:
         db.session.rollback()
         raise UnknownBookingCode()
     if booking.chat_conversation_id is not None:
-        return db.session.get(Conversation, booking.chat_conversation_id)
+        chat = db.session.get(Conversation, booking.chat_conversation_id)
+        if chat.state not in ("queued", "active"):
+            raise UnknownBookingCode("This session has ended.")
+        return chat
     origin = booking.conversation
     client = origin.client or inbox.new_client()
     therapist = booking.therapist
@@ -522,6 +533,72 @@ def bookings_of(conversation_id: int) -> list[Booking]:
     return list(
         db.session.scalars(
             select(Booking).where(Booking.conversation_id == conversation_id).order_by(Booking.id)
+        )
+    )
+
+
+def booking_page(conversation_id: int, user: StaffUser) -> dict:
+    """What the booking page shows of a conversation: its bookings, and whether a number is on
+    file (never the number itself)."""
+    conversation = inbox.by_id(conversation_id)
+    require(user, "book_followup", conversation)
+    inbox.audit(user, "followup.bookings", conversation)
+    line = db.session.scalar(select(PhoneLine).where(PhoneLine.conversation_id == conversation.id))
+    return {
+        "conversation": conversation,
+        "bookings": bookings_of(conversation.id),
+        "has_number": line is not None and bool(line.sealed_number),
+    }
+
+
+def booking_for(booking_id: int, user: StaffUser, action: str) -> Booking:
+    """A booking `user` may act on ('reschedule_followup', 'cancel_followup', 'record_outcome')."""
+    booking = _booking(booking_id)
+    _require_booking(user, action, booking)
+    return booking
+
+
+def therapist_managed_by(user: StaffUser, therapist_id: int) -> StaffUser:
+    """The therapist whose availability `user` may see and change (themself, or as a lead)."""
+    return _therapist_managed_by(user, therapist_id)
+
+
+# --- the therapist's calendar feed -------------------------------------------------------------
+
+
+def rotate_calendar_token(user: StaffUser) -> str:
+    """A new secret address for the therapist's calendar feed; the old one stops working."""
+    if user.role != "therapist":
+        raise NotAllowed("Only therapists have a calendar feed.")
+    token = secrets.token_urlsafe(32)
+    user.calendar_token_hash = _calendar_hash(token)
+    inbox.audit_change(user, "followup.calendar_rotate", {"therapist": user.id})
+    return token
+
+
+def calendar_owner(token: str) -> StaffUser | None:
+    """The active therapist whose feed this secret opens, or None."""
+    therapist = db.session.scalar(
+        select(StaffUser).where(StaffUser.calendar_token_hash == _calendar_hash(token))
+    )
+    if therapist is None or therapist.role != "therapist" or not therapist.active:
+        return None
+    return therapist
+
+
+def calendar_sessions(
+    therapist: StaffUser, past_days: int = 30, now: datetime | None = None
+) -> list[Booking]:
+    """A therapist's sessions for the feed: times, method and status, nothing of the client."""
+    now = now or utcnow()
+    return list(
+        db.session.scalars(
+            select(Booking)
+            .where(
+                Booking.therapist_id == therapist.id,
+                Booking.starts_at >= now - timedelta(days=past_days),
+            )
+            .order_by(Booking.starts_at, Booking.id)
         )
     )
 
@@ -638,7 +715,9 @@ def _commit_holding(commit) -> None:
         commit()
     except IntegrityError as error:
         db.session.rollback()
-        if "booking" in str(error.orig).lower() or "uq_booking" in str(error).lower():
+        text = str(error.orig)
+        # PostgreSQL names the index; SQLite names its columns.
+        if HOLDING_INDEX in text or "booking.therapist_id, booking.starts_at" in text:
             raise SlotTaken() from error
         raise
 
@@ -663,6 +742,11 @@ def _code_hash(code: str) -> str:
     return hmac.new(key, f"booking:{code}".encode(), hashlib.sha256).hexdigest()
 
 
+def _calendar_hash(token: str) -> str:
+    key = current_app.config["HASH_KEY"]
+    return hmac.new(key, f"calendar:{token}".encode(), hashlib.sha256).hexdigest()
+
+
 def _booking(booking_id: int) -> Booking:
     booking = db.session.get(Booking, booking_id)
     if booking is None:
@@ -673,7 +757,12 @@ def _booking(booking_id: int) -> Booking:
 def _require_booking(user: StaffUser, action: str, booking: Booking) -> None:
     if user.role in LEADS or booking.therapist_id == user.id:
         return
-    if action in ("reschedule_followup", "cancel_followup") and user.role == "counsellor":
+    # A counsellor may move or cancel the sessions of the conversations they have (or had).
+    if (
+        action in ("reschedule_followup", "cancel_followup")
+        and user.role == "counsellor"
+        and user.id in (booking.booked_by_id, booking.conversation.assignee_id)
+    ):
         return
     raise NotAllowed("Only the session's therapist, or a supervisor, can do that.")
 

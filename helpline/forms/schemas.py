@@ -39,7 +39,7 @@ class Text(fields.String):
         self.max_length = max_length
 
     def _deserialize(self, value, attr, data, **kwargs):
-        text = super()._deserialize(value, attr, data, **kwargs).strip()
+        text = super()._deserialize(value, attr, data, **kwargs).strip().replace("\x00", "")
         if not text and self.required:
             raise ValidationError([REQUIRED])
         if len(text) > self.max_length:

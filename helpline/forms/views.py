@@ -20,6 +20,7 @@ from helpline.forms.schemas import (
 )
 from helpline.inbox import service as inbox
 from helpline.inbox.errors import ConversationEnded
+from helpline.survey import service as survey
 
 bp = Blueprint("forms", __name__)
 
@@ -155,14 +156,16 @@ def reply_write():
 
 
 def _render_thread(submission, draft: str = "", errors: dict | None = None, status: int = 200):
+    messages = service.thread(submission)
     return (
         render_template(
             "forms/reply.html",
             submission=submission,
             service=submission.conversation.service,
             answers=submission.answers,
-            messages=service.thread(submission),
+            messages=messages,
             closed=submission.conversation.state == "closed",
+            survey_url=_survey_url(submission.conversation, messages),
             access=service.access_token(submission),
             client_msg_id=secrets.token_urlsafe(24),
             draft=draft,
@@ -170,6 +173,14 @@ def _render_thread(submission, draft: str = "", errors: dict | None = None, stat
         ),
         status,
     )
+
+
+def _survey_url(conversation, messages) -> str | None:
+    """The survey is offered once a counsellor has answered (or closed), until it is answered."""
+    answered = any(message.sender == "counsellor" for message in messages)
+    if not (answered or conversation.state == "closed") or survey.is_answered(conversation.id):
+        return None
+    return survey.link_for(conversation)
 
 
 @bp.route("/inbox/conversations/<int:conversation_id>/export", methods=["POST"])

@@ -126,8 +126,10 @@ def checked_choice(
         category = rows.get(category_id)
         if category_id in keep:
             continue
-        if category is None or category.retired_at is not None:
+        if category is None:
             raise InvalidCategories("One of the chosen categories does not exist any more.")
+        if category.retired_at is not None:
+            raise InvalidCategories(f"{category.name} is no longer offered; choose another.")
         if category_id not in offered and category.parent_id not in offered:
             raise InvalidCategories(f"{category.name} is not a category of this service.")
     return chosen

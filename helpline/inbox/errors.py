@@ -50,6 +50,12 @@ class NoPhone(InboxError):
     default_message = "Add the phone number calls are put through to first."
 
 
+class InvalidInput(InboxError):
+    code = "invalid"
+    status = 422
+    default_message = "The request is not valid."
+
+
 class InvalidState(InboxError):
     code = "invalid_state"
     default_message = "The conversation is not in a state that allows this."

@@ -38,6 +38,8 @@ class Service(db.Model):
     form: Mapped[str | None] = mapped_column(String(20))
     # The service's Twilio number in E.164 (+3180...); calls to it land in this service.
     phone_number: Mapped[str | None] = mapped_column(String(20), unique=True)
+    # After a call, callers may answer the survey by keypad.
+    phone_survey: Mapped[bool] = mapped_column(default=False)
 
 
 class Client(db.Model):
@@ -60,6 +62,7 @@ class Conversation(db.Model):
         CheckConstraint("state != 'active' OR assignee_id IS NOT NULL", name="active_has_assignee"),
         Index("ix_conversation_state_service", "state", "service_id"),
         Index("ix_conversation_assignee_state", "assignee_id", "state"),
+        Index("ix_conversation_created_at", "created_at"),
         # A retried first message finds the conversation it opened instead of opening another.
         UniqueConstraint("client_id", "opening_msg_id", name="uq_conversation_client_opening"),
     )
@@ -107,7 +110,7 @@ class ContactMoment(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversation.id"), index=True)
     kind: Mapped[str] = mapped_column(String(10), default="inbound")
-    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
     conversation: Mapped[Conversation] = relationship()
 

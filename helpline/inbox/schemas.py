@@ -5,6 +5,8 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from helpline.inbox.models import CHANNELS, REFERRAL_KINDS, STATES
 
+# Ids and sequence numbers are 32-bit integers in the database.
+MAX_ID = 2**31 - 1
 CLIENT_MSG_ID = validate.Regexp(
     r"^[A-Za-z0-9_.:-]{8,64}$", error="client_msg_id must be 8-64 letters, digits or -_.:"
 )
@@ -18,13 +20,15 @@ class MessageBody(fields.String):
         limit = current_app.config["CHAT_MAX_LENGTH"]
         if not text:
             raise ValidationError("The message is empty.")
+        if "\x00" in text:
+            raise ValidationError("The message contains a character that cannot be stored.")
         if len(text) > limit:
             raise ValidationError(f"The message is longer than {limit} characters.")
         return text
 
 
 def conversation_id() -> fields.Integer:
-    return fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    return fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=MAX_ID))
 
 
 class Empty(Schema):
@@ -44,7 +48,9 @@ class ConversationRef(Schema):
 
 class OpenSchema(Schema):
     conversation_id = conversation_id()
-    since_seq = fields.Integer(strict=True, load_default=0, validate=validate.Range(min=0))
+    since_seq = fields.Integer(
+        strict=True, load_default=0, validate=validate.Range(min=0, max=MAX_ID)
+    )
 
 
 class StaffMessageSchema(Schema):
@@ -56,7 +62,9 @@ class StaffMessageSchema(Schema):
 
 class TransferSchema(Schema):
     conversation_id = conversation_id()
-    to = fields.Integer(required=True, allow_none=True, strict=True)
+    to = fields.Integer(
+        required=True, allow_none=True, strict=True, validate=validate.Range(min=1, max=MAX_ID)
+    )
 
 
 class Summary(fields.String):
@@ -66,6 +74,8 @@ class Summary(fields.String):
         text = super()._deserialize(value, attr, data, **kwargs).strip()
         if not text:
             raise ValidationError("Write a short summary.")
+        if "\x00" in text:
+            raise ValidationError("The summary contains a character that cannot be stored.")
         if len(text) > 2000:
             raise ValidationError("The summary is longer than 2000 characters.")
         return text
@@ -73,7 +83,7 @@ class Summary(fields.String):
 
 def category_ids() -> fields.List:
     return fields.List(
-        fields.Integer(strict=True, validate=validate.Range(min=1)),
+        fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_ID)),
         required=True,
         validate=validate.Length(min=1, max=10, error="Choose between 1 and 10 categories."),
     )
@@ -98,7 +108,9 @@ class ReferralSchema(Schema):
 
 class ReferralRef(Schema):
     conversation_id = conversation_id()
-    referral_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    referral_id = fields.Integer(
+        required=True, strict=True, validate=validate.Range(min=1, max=MAX_ID)
+    )
 
 
 class CategoriesSchema(Schema):
@@ -112,4 +124,4 @@ class StaffTypingSchema(Schema):
 
 class StaffReadSchema(Schema):
     conversation_id = conversation_id()
-    seq = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    seq = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=MAX_ID))

@@ -25,6 +25,7 @@ from helpline.inbox.errors import (
     AlreadyAssigned,
     ChatLimitReached,
     ConversationEnded,
+    InvalidInput,
     InvalidState,
     NoPhone,
     NotFound,
@@ -193,7 +194,17 @@ def visitor_view(conversation: Conversation) -> dict:
         if conversation.assignee and conversation.state == "active"
         else None,
         "staff_read_seq": conversation.staff_read_seq,
+        "survey_url": _survey_url(conversation),
     }
+
+
+def _survey_url(conversation: Conversation) -> str | None:
+    """The link to the survey once a chat has ended, until it is answered."""
+    if conversation.channel != "chat" or conversation.state not in ("wrap_up", "closed"):
+        return None
+    from helpline.survey import service as survey
+
+    return None if survey.is_answered(conversation.id) else survey.link_for(conversation)
 
 
 def summary(conversation: Conversation) -> dict:
@@ -309,6 +320,7 @@ def open_for_staff(conversation_id: int, user: StaffUser, since_seq: int = 0) ->
         "messages": [message_payload(m, conversation) for m in messages],
         "visitor_read_seq": conversation.visitor_read_seq,
         "referrals": referrals_of(conversation.id),
+        "summary": conversation.summary,
     }
 
 
@@ -658,7 +670,7 @@ def close(
         raise InvalidState("The conversation is already closed.")
     chosen = categories.checked_choice(conversation.service_id, category_ids)
     if not summary_text or not summary_text.strip():
-        raise categories.InvalidCategories("Write a short summary.")
+        raise InvalidInput("Write a short summary.")
     conversation.state = "closed"
     conversation.closed_at = now
     conversation.summary = summary_text.strip()
@@ -693,7 +705,7 @@ def recategorise(
     # Categories retired since closing may stay; new ones must be current.
     chosen = categories.checked_choice(conversation.service_id, category_ids, keep=set(before))
     if not summary_text or not summary_text.strip():
-        raise categories.InvalidCategories("Write a short summary.")
+        raise InvalidInput("Write a short summary.")
     detail = {
         "categories": {"from": before, "to": sorted(chosen)},
         "summary_changed": summary_text.strip() != (conversation.summary or ""),

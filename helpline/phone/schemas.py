@@ -2,7 +2,9 @@
 
 from marshmallow import EXCLUDE, Schema, fields, validate
 
+from helpline.inbox.schemas import MAX_ID
 from helpline.phone.models import STATUS_RANK
+from helpline.survey.models import QUESTIONS
 
 SID = {
     "call": r"^CA[0-9a-f]{32}$",
@@ -37,14 +39,14 @@ class CallStatus(CallRequest):
         data_key="CallStatus", required=True, validate=validate.OneOf(list(STATUS_RANK))
     )
     duration = fields.Integer(
-        data_key="CallDuration", load_default=None, validate=validate.Range(min=0)
+        data_key="CallDuration", load_default=None, validate=validate.Range(min=0, max=MAX_ID)
     )
     parent_sid = _sid("call", data_key="ParentCallSid", load_default=None)
 
 
 class QueueWait(CallRequest):
     queue_time = fields.Integer(
-        data_key="QueueTime", load_default=0, validate=validate.Range(min=0)
+        data_key="QueueTime", load_default=0, validate=validate.Range(min=0, max=MAX_ID)
     )
 
 
@@ -58,13 +60,23 @@ class MenuChoice(CallRequest):
     )
 
 
+class SurveyStep(Schema):
+    """The query of the survey's Gather action: which question, and whether it was repeated."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    question = fields.String(data_key="q", required=True, validate=validate.OneOf(QUESTIONS))
+    again = fields.Boolean(load_default=False)
+
+
 class Recording(CallRequest):
     recording_sid = _sid("recording", data_key="RecordingSid", load_default=None)
     recording_url = fields.Url(
         data_key="RecordingUrl", load_default=None, schemes={"https", "http"}, require_tld=False
     )
     duration = fields.Integer(
-        data_key="RecordingDuration", load_default=0, validate=validate.Range(min=0)
+        data_key="RecordingDuration", load_default=0, validate=validate.Range(min=0, max=MAX_ID)
     )
 
 
@@ -73,12 +85,14 @@ class DialResult(CallRequest):
         data_key="DialCallStatus", required=True, validate=validate.Length(max=20)
     )
     duration = fields.Integer(
-        data_key="DialCallDuration", load_default=None, validate=validate.Range(min=0)
+        data_key="DialCallDuration", load_default=None, validate=validate.Range(min=0, max=MAX_ID)
     )
 
 
 class StaffCallRef(Schema):
-    conversation_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    conversation_id = fields.Integer(
+        required=True, strict=True, validate=validate.Range(min=1, max=MAX_ID)
+    )
 
 
 class TakeCalls(Schema):

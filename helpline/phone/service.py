@@ -22,6 +22,8 @@ from helpline.inbox.models import Conversation, Service
 from helpline.inbox.permissions import require
 from helpline.phone import rest, twiml
 from helpline.phone.models import FINAL_STATUSES, STATUS_RANK, PhoneCall, PhoneLine
+from helpline.survey import service as survey
+from helpline.survey.models import QUESTIONS
 from helpline.timeutil import iso, utcnow
 
 # What a caller ID says when the number is withheld ("anonymous" typed on a keypad, etc.).
@@ -233,6 +235,7 @@ def put_through_ended(
             else twiml.enqueue(conversation.service, greet=False)
         )
     if status in ("completed", "answered"):
+        ask_survey = conversation.service.phone_survey
         db.session.execute(
             update(PhoneCall)
             .where(PhoneCall.id == call.id)
@@ -242,7 +245,8 @@ def put_through_ended(
         _move_stage(line, ("connected",), "ended", commit=False)
         if inbox.caller_gone(conversation.id, duration=talk_time(seconds)) is None:
             db.session.commit()
-        return twiml.goodbye()
+        # Heard only by a caller still on the line: the counsellor hung up first.
+        return twiml.survey_question(QUESTIONS[0], intro=True) if ask_survey else twiml.goodbye()
     if status == "canceled":
         # The caller hung up while the counsellor's phone rang: the status report ends it.
         db.session.rollback()
@@ -261,6 +265,32 @@ def put_through_ended(
     if inbox.requeue(conversation.id, "call_missed") is None:
         db.session.commit()
     return twiml.enqueue(conversation.service, greet=False)
+
+
+def survey_key(call_sid: str, question: str, digits: str, again: bool) -> str:
+    """A key for one survey question after the talk: 1 yes, 2 no; another key asks once more.
+
+    Each answer is stored at once, so a caller who hangs up midway keeps what they gave.
+    """
+    call = _call(call_sid)
+    if call is None:
+        return twiml.goodbye()
+    conversation = call.conversation
+    line = _line(conversation.id)
+    talked = line is not None and line.stage == "ended" and call.talk_seconds is not None
+    if not (talked and conversation.service.phone_survey):
+        db.session.rollback()
+        return twiml.goodbye()
+    if digits in ("1", "2"):
+        survey.answer_by_keypad(conversation.id, question, digits == "1")
+    elif not again:
+        db.session.rollback()
+        return twiml.survey_question(question, again=True)
+    db.session.rollback()
+    following = QUESTIONS[QUESTIONS.index(question) + 1 :]
+    if following:
+        return twiml.survey_question(following[0])
+    return twiml.goodbye(twiml.SURVEY_THANKS)
 
 
 def call_status(

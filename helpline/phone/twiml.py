@@ -34,6 +34,18 @@ CALLBACK = (
     "Tot ziens."
 )
 GOODBYE = "Dank je wel voor het bellen. Tot ziens."
+SURVEY_INTRO = (
+    "Wil je nog drie korte vragen over het gesprek beantwoorden? Het is anoniem. "
+    "Hang gerust op als je dat niet wilt."
+)
+SURVEY_QUESTIONS = {
+    "satisfied": "Ben je tevreden over het gesprek?",
+    "felt_better": "Voel je je beter na het gesprek?",
+    "would_recommend": "Zou je ons aanraden aan anderen?",
+}
+SURVEY_KEYS = "Druk 1 voor ja, 2 voor nee."
+SURVEY_UNKNOWN_KEY = "Die toets kennen we niet."
+SURVEY_THANKS = "Dank je wel voor je antwoorden. Tot ziens."
 UNKNOWN_NUMBER = "Dit nummer is niet in gebruik."
 STAFF_CALLBACK = "Terugbelverzoek. De beller wordt nu gebeld."
 
@@ -133,6 +145,23 @@ def goodbye(text: str = GOODBYE) -> str:
     """Say something and hang up."""
     response = VoiceResponse()
     _say(response, text)
+    response.hangup()
+    return str(response)
+
+
+def survey_question(question: str, *, intro: bool = False, again: bool = False) -> str:
+    """One question of the keypad survey; without a key pressed, the call ends."""
+    response = VoiceResponse()
+    if intro:
+        _say(response, SURVEY_INTRO)
+    if again:
+        _say(response, SURVEY_UNKNOWN_KEY)
+    action = url_for("phone.survey", q=question, **({"again": 1} if again else {}))
+    gather = Gather(num_digits=1, action=action, method="POST", timeout=8)
+    _say(gather, SURVEY_QUESTIONS[question])
+    _say(gather, SURVEY_KEYS)
+    response.append(gather)
+    _say(response, GOODBYE)
     response.hangup()
     return str(response)
 

@@ -53,6 +53,17 @@ const ui = {
   restart: $("restart"),
 };
 
+// A booked session's page (/afspraak) hands over its conversation as #resume=<token>: keep it
+// as this service's conversation and take it out of the address bar and history.
+const handedOver = new URLSearchParams(window.location.hash.slice(1)).get("resume");
+if (handedOver && /^[A-Za-z0-9_-]{16,128}$/.test(handedOver)) {
+  storage.set(KEY_CONVERSATION, handedOver);
+  storage.remove(KEY_PENDING);
+}
+if (window.location.hash) {
+  history.replaceState(null, "", window.location.pathname + window.location.search);
+}
+
 let token = storage.get(KEY_CONVERSATION);
 let view = null; // the server's visitor_view of the conversation
 const bySeq = new Map(); // seq -> element shown
@@ -242,7 +253,19 @@ function applyView(next) {
     updateReadMarks();
   }
   show(ENDED.has(next.state) ? "ended" : "composer");
+  offerSurvey(next);
   renderStatus();
+}
+
+// The survey after the chat: the server gives its link only once the chat has ended and
+// until it is answered. Opens in this tab, so quick exit and removing still work from here.
+function offerSurvey(next) {
+  const offer = $("survey-offer");
+  const link = $("survey-link");
+  if (!offer || !link) return;
+  const url = ENDED.has(next.state) && next.survey_url;
+  offer.hidden = !url;
+  if (url) link.href = lang === "en" ? `${url}?lang=en` : url;
 }
 
 function forgetConversation() {

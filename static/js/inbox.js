@@ -44,11 +44,34 @@ const ui = {
   transferTo: $("transfer-to"),
   transfer: $("transfer"),
   end: $("end"),
+  bookFollowup: $("book-followup"),
   exportForm: $("export-form"),
   messages: $("messages"),
   typing: $("typing"),
-  closeForm: $("close-form"),
+  wrapUp: $("wrap-up"),
+  wrapUpHeading: $("wrap-up-heading"),
+  categoriesLoading: $("categories-loading"),
+  categoryChoices: $("category-choices"),
+  categoriesError: $("categories-error"),
   summary: $("summary"),
+  summaryCount: $("summary-count"),
+  summaryError: $("summary-error"),
+  wrapUpError: $("wrap-up-error"),
+  wrapUpSubmit: $("wrap-up-submit"),
+  wrapUpCancel: $("wrap-up-cancel"),
+  closedInfo: $("closed-info"),
+  closedCategories: $("closed-categories"),
+  closedSummaryLine: $("closed-summary-line"),
+  closedSummary: $("closed-summary"),
+  recategorise: $("recategorise"),
+  referrals: $("referrals"),
+  referralsEmpty: $("referrals-empty"),
+  referralForm: $("referral-form"),
+  referralKind: $("referral-kind"),
+  referralDate: $("referral-date"),
+  referralNote: $("referral-note"),
+  referralError: $("referral-error"),
+  referralAdd: $("referral-add"),
   composer: $("composer"),
   body: $("body"),
   bodyLabel: $("body-label"),
@@ -75,6 +98,9 @@ const rows = new Map(); // conversation id -> summary row shown in the list
 const rowEls = new Map(); // conversation id -> <li>
 const outboxes = new Map(); // conversation id -> Outbox of that conversation's unsent messages
 const drafts = new Map(); // conversation id -> unsent text in the composer
+const wrapDrafts = new Map(); // conversation id -> {summary, checked} of an unfinished wrap-up
+const canBook = root.dataset.canBook === "true";
+const leads = root.dataset.leads === "true";
 let filters = readFilters();
 let current = null; // the opened conversation
 let signedOut = false;
@@ -314,6 +340,13 @@ function fillRow(li, row) {
   }
   button.replaceChildren(top, middle);
   if (flags.childElementCount) button.append(flags);
+  if (row.categories && row.categories.length) button.append(categoryTags(row.categories, "row__tags"));
+}
+
+function categoryTags(categories, className) {
+  const tags = element("span", `tags ${className}`);
+  for (const category of categories) tags.append(element("span", "tag", category.name));
+  return tags;
 }
 
 function renderList() {
@@ -554,7 +587,9 @@ function renderHead() {
   const transferable = s.state === "active";
   if (transferable && ui.transferBox.hidden) loadColleagues();
   ui.transferBox.hidden = !transferable;
-  ui.closeForm.hidden = s.state !== "wrap_up";
+  ui.bookFollowup.hidden = !canBook || s.state === "closed";
+  ui.bookFollowup.href = `/followup/book/${s.id}`;
+  renderWrapUp(s);
   // A contact form can be passed on as an anonymised report (a download; recorded server-side).
   ui.exportForm.hidden = s.channel !== "form";
   ui.exportForm.action = s.channel === "form" ? `/inbox/conversations/${s.id}/export` : "";
@@ -654,6 +689,7 @@ function openConversation(id) {
   if (current && current.id === id) return;
   if (current) {
     drafts.set(current.id, ui.body.value);
+    keepWrapDraft();
     stopTyping();
     if (socket.connected) socket.emit("close_view", { conversation_id: current.id });
   }
@@ -670,6 +706,13 @@ function openConversation(id) {
     historyAsked: false,
     callingBack: false,
     deletingVoicemail: false,
+    wrapMode: null, // "close" or "correct" while the wrap-up form shows
+    correcting: false,
+    checked: new Set(), // category ids ticked in the wrap-up form
+    categoryTree: null,
+    submitting: false,
+    closedSummary: null, // known once this view closed or corrected it
+    referrals: [],
   };
   ui.phone.hidden = true;
   setVoicemailSource("");
@@ -679,6 +722,8 @@ function openConversation(id) {
   ui.history.replaceChildren();
   ui.historyEmpty.hidden = false;
   ui.summary.value = "";
+  renderReferrals();
+  resetReferralForm();
   ui.body.value = drafts.get(id) || "";
   hideTyping();
   renderHead();
@@ -696,7 +741,11 @@ function requestOpen() {
   ask("open", payload, stale, (ack) => {
     c.summary = ack.conversation;
     if (rows.has(c.id) || matches(ack.conversation)) upsert(ack.conversation);
+    // `open` may one day carry the summary; until then it is known only after closing here.
+    if (typeof ack.summary === "string") c.closedSummary = ack.summary;
+    c.referrals = ack.referrals || [];
     renderHead();
+    renderReferrals();
     for (const message of ack.messages) addMessage(message);
     if ((ack.visitor_read_seq || 0) > c.visitorReadSeq) {
       c.visitorReadSeq = ack.visitor_read_seq;
@@ -831,14 +880,6 @@ ui.takeCalls.addEventListener("change", () => {
   });
 });
 
-ui.closeForm.addEventListener("submit", (event) => {
-  event.preventDefault();
-  const summary = ui.summary.value.trim();
-  act("close", { conversation_id: current.id, summary: summary || null }, () => {
-    ui.summary.value = "";
-  });
-});
-
 function loadColleagues() {
   if (!socket.connected) return;
   socket.timeout(8000).emit("colleagues", {}, (err, ack) => {
@@ -872,6 +913,360 @@ ui.transfer.addEventListener("click", () => {
   act("transfer", { conversation_id: current.id, to: value === "queue" ? null : Number(value) }, () =>
     loadColleagues(),
   );
+});
+
+// --- wrap-up: categories and summary ----------------------------------------------------------
+
+const SUMMARY_MAX = 2000;
+const T_LOADING = ui.categoriesLoading.textContent;
+const ARROWS = { ArrowDown: 1, ArrowRight: 1, ArrowUp: -1, ArrowLeft: -1 };
+
+/** Show the wrap-up form, the closed conversation's categories, or neither. */
+function renderWrapUp(s) {
+  const c = current;
+  if (s.state !== "closed") c.correcting = false;
+  const mode = s.state === "wrap_up" ? "close" : c.correcting ? "correct" : null;
+  ui.wrapUp.hidden = !mode;
+  ui.closedInfo.hidden = s.state !== "closed" || Boolean(mode);
+  if (!ui.closedInfo.hidden) renderClosedInfo(s);
+  if (mode && mode !== c.wrapMode) startWrapUp(s, mode);
+  else if (mode && !c.categoryTree && !c.categoriesAsked) loadCategories(c, s.service);
+  c.wrapMode = mode;
+}
+
+function startWrapUp(s, mode) {
+  const c = current;
+  const correcting = mode === "correct";
+  const draft = correcting ? null : wrapDrafts.get(c.id);
+  ui.wrapUpHeading.textContent = correcting ? T.correct_heading : T.wrap_up;
+  ui.wrapUpSubmit.textContent = correcting ? T.save_corrections : T.close_conversation;
+  ui.wrapUpCancel.hidden = !correcting;
+  c.checked = new Set(correcting ? (s.categories || []).map((x) => x.id) : draft ? draft.checked : []);
+  ui.summary.value = correcting ? c.closedSummary || "" : draft ? draft.summary : "";
+  // Rows carry no summary: a correction made after a reload writes it anew.
+  ui.summary.placeholder = correcting && c.closedSummary === null ? T.summary_unknown : "";
+  clearWrapUpErrors();
+  updateWrapUp();
+  loadCategories(c, s.service);
+}
+
+function keepWrapDraft() {
+  const c = current;
+  if (c && c.wrapMode === "close") wrapDrafts.set(c.id, { summary: ui.summary.value, checked: c.checked });
+}
+
+function loadCategories(c, service) {
+  c.categoryTree = null;
+  ui.categoryChoices.replaceChildren();
+  ui.categoriesLoading.textContent = T_LOADING;
+  ui.categoriesLoading.hidden = false;
+  if (!socket.connected) return; // asked again when `open` answers after reconnecting
+  c.categoriesAsked = true;
+  socket.timeout(8000).emit("categories", { service }, (err, ack) => {
+    if (c !== current) return;
+    c.categoriesAsked = false;
+    if (err || !ack.ok) {
+      ui.categoriesLoading.textContent = T.categories_failed;
+      if (ack && !ack.ok) refused(ack);
+      return;
+    }
+    c.categoryTree = ack.categories;
+    buildChoices(c);
+  });
+}
+
+/** The checkboxes: top-level categories numbered 1-9, subcategories under their parent. */
+function buildChoices(c) {
+  const items = c.categoryTree.map((category, i) => choiceItem(c, category, i < 9 ? i + 1 : null));
+  // A correction keeps categories retired since closing, until they are unticked.
+  const shown = new Set(c.categoryTree.flatMap((x) => [x.id, ...x.children.map((y) => y.id)]));
+  // At closing only what is offered now can be chosen (an admin may have just retired one).
+  if (c.wrapMode === "close") c.checked = new Set([...c.checked].filter((id) => shown.has(id)));
+  const kept = ((c.summary && c.summary.categories) || []).filter((x) => c.checked.has(x.id) && !shown.has(x.id));
+  for (const category of kept) {
+    items.push(choiceItem(c, { ...category, name: format(T.retired_category, { name: category.name }), children: [] }));
+  }
+  ui.categoryChoices.replaceChildren(...items);
+  ui.categoriesLoading.textContent = T.no_categories;
+  ui.categoriesLoading.hidden = items.length > 0;
+  updateWrapUp();
+  if (c.focusChoices) {
+    c.focusChoices = false;
+    const first = ui.categoryChoices.querySelector("input");
+    if (first) first.focus();
+  }
+}
+
+function choiceItem(c, category, number = null) {
+  const li = element("li", "category-choice");
+  const label = element("label", "category-choice__label");
+  const box = document.createElement("input");
+  box.type = "checkbox";
+  box.value = String(category.id);
+  box.checked = c.checked.has(category.id);
+  if (number) box.dataset.key = String(number);
+  box.addEventListener("change", () => {
+    if (box.checked) c.checked.add(category.id);
+    else c.checked.delete(category.id);
+    showFieldError(ui.categoriesError, null);
+    updateWrapUp();
+  });
+  label.append(box);
+  if (number) {
+    const key = element("kbd", "category-choice__key", String(number));
+    key.setAttribute("aria-hidden", "true");
+    label.append(key);
+  }
+  label.append(element("span", "", category.name));
+  li.append(label);
+  if (category.children && category.children.length) {
+    const sub = element("ul", "category-choices category-choices--sub");
+    sub.append(...category.children.map((child) => choiceItem(c, child)));
+    li.append(sub);
+  }
+  return li;
+}
+
+function updateWrapUp() {
+  const c = current;
+  const length = [...ui.summary.value].length;
+  ui.summaryCount.textContent = `${length} / ${SUMMARY_MAX}`;
+  ui.summaryCount.classList.toggle("counter--over", length >= SUMMARY_MAX);
+  ui.wrapUpSubmit.disabled = !c || c.submitting || c.checked.size === 0 || !ui.summary.value.trim();
+}
+
+function showFieldError(el, text, input) {
+  el.textContent = text || "";
+  el.hidden = !text;
+  if (input) input.setAttribute("aria-invalid", text ? "true" : "false");
+}
+
+function clearWrapUpErrors() {
+  showFieldError(ui.categoriesError, null);
+  showFieldError(ui.summaryError, null, ui.summary);
+  showFieldError(ui.wrapUpError, null);
+}
+
+function messagesOf(value) {
+  if (Array.isArray(value)) return value.flatMap(messagesOf);
+  if (value && typeof value === "object") return Object.values(value).flatMap(messagesOf);
+  return value ? [String(value)] : [];
+}
+
+/** Put a refused close or correction next to the inputs it concerns. */
+function showWrapUpError(error) {
+  if (error.code === "unauthorized") {
+    showSignedOut();
+    return;
+  }
+  const fields = error.code === "invalid" ? { ...(error.fields || {}) } : {};
+  if (error.code === "invalid_categories") {
+    fields.categories = [error.message];
+    loadCategories(current, current.summary.service);
+  }
+  if (fields.summary) {
+    showFieldError(ui.summaryError, messagesOf(fields.summary).join(" "), ui.summary);
+    ui.summary.focus();
+  }
+  if (fields.categories) showFieldError(ui.categoriesError, messagesOf(fields.categories).join(" "));
+  delete fields.summary;
+  delete fields.categories;
+  let rest = [];
+  if (error.code === "invalid") rest = messagesOf(fields);
+  else if (error.code !== "invalid_categories") rest = [error.message];
+  showFieldError(ui.wrapUpError, rest.join(" ") || null);
+}
+
+function submitWrapUp() {
+  const c = current;
+  if (!c || !c.wrapMode || ui.wrapUpSubmit.disabled) return;
+  clearWrapUpErrors();
+  if (!socket.connected) {
+    showWrapUpError({ message: T.offline });
+    return;
+  }
+  const correcting = c.wrapMode === "correct";
+  const summary = ui.summary.value.trim();
+  const payload = { conversation_id: c.id, summary, categories: [...c.checked] };
+  c.submitting = true;
+  updateWrapUp();
+  socket.timeout(8000).emit(correcting ? "recategorise" : "close", payload, (err, ack) => {
+    c.submitting = false;
+    if (c !== current) return;
+    updateWrapUp();
+    if (err || !ack.ok) {
+      showWrapUpError(err ? { message: T.error_timeout } : ack.error || {});
+      return;
+    }
+    c.closedSummary = summary;
+    c.correcting = false;
+    wrapDrafts.delete(c.id);
+    upsert(ack.conversation);
+    notice(correcting ? T.corrected_ok : T.closed_ok);
+    (ui.recategorise.hidden ? ui.closedInfo : ui.recategorise).focus();
+  });
+}
+
+function renderClosedInfo(s) {
+  ui.closedCategories.replaceChildren(categoryTags(s.categories || [], "closed-info__tags"));
+  const summary = current.closedSummary;
+  ui.closedSummaryLine.hidden = !summary;
+  ui.closedSummary.textContent = summary || "";
+  ui.recategorise.hidden = !(mine(s) || leads);
+}
+
+ui.wrapUp.addEventListener("submit", (event) => {
+  event.preventDefault();
+  submitWrapUp();
+});
+
+ui.wrapUp.addEventListener("keydown", (event) => {
+  if (event.target === ui.summary) {
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+      event.preventDefault();
+      submitWrapUp();
+    }
+    return;
+  }
+  if (event.ctrlKey || event.metaKey || event.altKey) return;
+  if (/^[1-9]$/.test(event.key)) {
+    const box = ui.categoryChoices.querySelector(`input[data-key="${event.key}"]`);
+    if (!box) return;
+    event.preventDefault();
+    box.click();
+    box.focus();
+    return;
+  }
+  const step = ARROWS[event.key];
+  if (step && event.target.matches("#category-choices input")) {
+    const boxes = [...ui.categoryChoices.querySelectorAll("input")];
+    const next = boxes[boxes.indexOf(event.target) + step];
+    if (next) {
+      event.preventDefault();
+      next.focus();
+    }
+  }
+});
+
+ui.summary.addEventListener("input", () => {
+  if (ui.summary.value.trim()) showFieldError(ui.summaryError, null, ui.summary);
+  updateWrapUp();
+});
+
+ui.recategorise.addEventListener("click", () => {
+  current.correcting = true;
+  current.focusChoices = true;
+  renderHead();
+});
+
+ui.wrapUpCancel.addEventListener("click", () => {
+  current.correcting = false;
+  renderHead();
+  ui.recategorise.focus();
+});
+
+// --- referrals --------------------------------------------------------------------------------
+
+/** Today as YYYY-MM-DD in the counsellor's own time zone. */
+function today() {
+  const d = new Date();
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
+}
+
+function localDate(isoDate) {
+  const [y, m, d] = isoDate.split("-").map(Number);
+  return new Date(y, m - 1, d).toLocaleDateString(undefined, { day: "numeric", month: "short", year: "numeric" });
+}
+
+function renderReferrals() {
+  const c = current;
+  const referrals = c ? [...c.referrals].sort((a, b) => a.referred_on.localeCompare(b.referred_on) || a.id - b.id) : [];
+  ui.referrals.replaceChildren(...referrals.map((referral) => referralItem(c, referral)));
+  ui.referralsEmpty.hidden = referrals.length > 0;
+  ui.referralDate.max = today();
+  if (!ui.referralDate.value) ui.referralDate.value = today();
+}
+
+function referralItem(c, referral) {
+  const kind = T[`referral_${referral.kind}`] || referral.kind;
+  const date = localDate(referral.referred_on);
+  const li = element("li", "referral");
+  const line = element("span", "referral__line");
+  line.append(element("span", "referral__kind", kind), element("span", "referral__date", date));
+  li.append(line);
+  if (referral.note) li.append(element("span", "referral__note", referral.note));
+  const remove = element("button", "link-button referral__remove", T.remove);
+  remove.type = "button";
+  remove.setAttribute("aria-label", format(T.remove_referral, { kind, date }));
+  remove.addEventListener("click", () => {
+    remove.disabled = true;
+    const payload = { conversation_id: c.id, referral_id: referral.id };
+    ask("remove_referral", payload, () => c !== current, () => {
+      c.referrals = c.referrals.filter((r) => r.id !== referral.id);
+      renderReferrals();
+      ui.referralKind.focus();
+    }, () => {
+      remove.disabled = false;
+    });
+  });
+  li.append(remove);
+  return li;
+}
+
+const REFERRAL_FIELDS = { kind: ui.referralKind, referred_on: ui.referralDate, note: ui.referralNote };
+
+/** An empty referral form, dated today, for the conversation just opened. */
+function resetReferralForm() {
+  for (const input of Object.values(REFERRAL_FIELDS)) showFieldError($(`${input.id}-error`), null, input);
+  showFieldError(ui.referralError, null);
+  ui.referralDate.value = today();
+  ui.referralNote.value = "";
+}
+
+function showReferralError(error) {
+  if (error.code === "unauthorized") {
+    showSignedOut();
+    return;
+  }
+  const fields = { ...(error.fields || {}) };
+  // Both reasons the server refuses a well-formed referral are its date.
+  if (error.code === "invalid_state") fields.referred_on = [error.message];
+  for (const [name, input] of Object.entries(REFERRAL_FIELDS)) {
+    if (fields[name]) showFieldError($(`${input.id}-error`), messagesOf(fields[name]).join(" "), input);
+    delete fields[name];
+  }
+  let rest = [];
+  if (error.code === "invalid") rest = messagesOf(fields);
+  else if (error.code !== "invalid_state") rest = [error.message];
+  showFieldError(ui.referralError, rest.join(" ") || null);
+}
+
+ui.referralForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const c = current;
+  if (!c) return;
+  for (const input of Object.values(REFERRAL_FIELDS)) showFieldError($(`${input.id}-error`), null, input);
+  showFieldError(ui.referralError, null);
+  if (!socket.connected) {
+    showReferralError({ message: T.offline });
+    return;
+  }
+  const payload = { conversation_id: c.id, kind: ui.referralKind.value, referred_on: ui.referralDate.value };
+  const note = ui.referralNote.value.trim();
+  if (note) payload.note = note;
+  ui.referralAdd.disabled = true;
+  socket.timeout(8000).emit("add_referral", payload, (err, ack) => {
+    ui.referralAdd.disabled = false;
+    if (c !== current) return;
+    if (err || !ack.ok) {
+      showReferralError(err ? { message: T.error_timeout } : ack.error || {});
+      return;
+    }
+    c.referrals.push(ack.referral);
+    renderReferrals();
+    ui.referralNote.value = "";
+    ui.referralDate.value = today();
+  });
 });
 
 // --- sending ----------------------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""Admin pages: the category taxonomy the inbox offers at wrap-up."""

@@ -1,0 +1,1 @@
+"""The annual-report figures, charts and CSV tables for supervisors."""

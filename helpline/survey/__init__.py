@@ -1,0 +1,1 @@
+"""The short anonymous survey offered after a contact."""
