@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, ValidationError, fields, pre_load, validate
 
+from helpline.timeutil import local_today
+
 MAX_TEXT = 4000
 MAX_LINKS = 20
 MAX_LINK_LENGTH = 2000
@@ -78,7 +80,8 @@ def _email_address(value: str) -> None:
 
 
 def _not_in_future(value: date) -> None:
-    if value > date.today():
+    # The helpline's date, not the server's: a UTC server is an hour or two behind Amsterdam.
+    if value > local_today():
         raise ValidationError([_l("The date cannot be in the future.")])
 
 
