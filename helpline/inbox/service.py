@@ -216,17 +216,22 @@ def summaries(conversations: list[Conversation]) -> list[dict]:
     """Inbox-list rows, with unread counts and earlier contacts fetched in two queries."""
     if not conversations:
         return []
-    ids = [c.id for c in conversations]
-    unread_rows = db.session.execute(
-        select(Message.conversation_id, func.count())
-        .join(Conversation, Conversation.id == Message.conversation_id)
-        .where(
-            Message.conversation_id.in_(ids),
-            Message.sender == "visitor",
-            Message.seq > Conversation.staff_read_seq,
-        )
-        .group_by(Message.conversation_id)
-    ).all()
+    # A call has no written messages from the caller: nothing to count unread.
+    written = [c.id for c in conversations if c.channel != "phone"]
+    unread_rows = (
+        db.session.execute(
+            select(Message.conversation_id, func.count())
+            .join(Conversation, Conversation.id == Message.conversation_id)
+            .where(
+                Message.conversation_id.in_(written),
+                Message.sender == "visitor",
+                Message.seq > Conversation.staff_read_seq,
+            )
+            .group_by(Message.conversation_id)
+        ).all()
+        if written
+        else []
+    )
     unread = dict(unread_rows)
     # Categories are chosen at closing: only closed conversations can have them.
     tagged = categories.names_of([c.id for c in conversations if c.state == "closed"])
@@ -1192,7 +1197,9 @@ def _leave_state(
     if result.rowcount != 1:
         db.session.rollback()
         return None
-    db.session.expire(conversation)
+    # The row now holds exactly these values: no need to read it back.
+    for name, value in values.items():
+        set_committed_value(conversation, name, value)
     message = _append_event(conversation, event, None, now, **params)
     if state == "closed":
         signals.closing.send(conversation)
