@@ -19,12 +19,10 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from flask_wtf.csrf import CSRFError, validate_csrf
 from icalendar import Calendar, Event
 from marshmallow import ValidationError
-from wtforms import ValidationError as CSRFValidationError
 
-from helpline.extensions import csrf, db, limiter
+from helpline.extensions import csrf, csrf_valid, db, limiter
 from helpline.followup import service
 from helpline.followup.models import Booking  # also makes the tables known to migrations
 from helpline.followup.schemas import (
@@ -453,16 +451,6 @@ def calendar(token: str):
 # --- the client's entry to a booked chat ----------------------------------------------------------
 
 
-def _csrf_ok() -> bool:
-    if not current_app.config.get("WTF_CSRF_ENABLED", True):
-        return True
-    try:
-        validate_csrf(request.form.get("csrf_token"))
-    except (CSRFValidationError, CSRFError):
-        return False
-    return True
-
-
 @visitor_bp.route("/afspraak", methods=["GET"])
 def booked_chat():
     return render_template("followup/booked_chat.html", errors=[])
@@ -476,7 +464,7 @@ def booked_chat():
     deduct_when=lambda response: response.status_code != 303,
 )
 def open_booked_chat():
-    if not _csrf_ok():
+    if not csrf_valid():
         errors = [_("The page had expired. Please enter your code again.")]
         return render_template("followup/booked_chat.html", errors=errors), 400
     try:

@@ -5,11 +5,9 @@ import secrets
 from flask import Blueprint, Response, abort, current_app, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from flask_wtf.csrf import CSRFError, validate_csrf
 from marshmallow import ValidationError
-from wtforms import ValidationError as CSRFValidationError
 
-from helpline.extensions import csrf, limiter
+from helpline.extensions import csrf, csrf_valid, limiter
 from helpline.forms import service
 from helpline.forms.schemas import (
     ABOUT_CHOICES,
@@ -34,16 +32,6 @@ def never_cache(response: Response) -> Response:
 
 def _limit(setting: str):
     return lambda: current_app.config[setting]
-
-
-def _csrf_ok() -> bool:
-    if not current_app.config.get("WTF_CSRF_ENABLED", True):
-        return True
-    try:
-        validate_csrf(request.form.get("csrf_token"))
-    except (CSRFValidationError, CSRFError):
-        return False
-    return True
 
 
 def _form_service(slug: str):
@@ -86,7 +74,7 @@ def send(slug: str):
             "Files and images cannot be sent here, only links. Remove the file and try again."
         )
         return _render_form(service_row, values, {"form": [message]}, 422)
-    if not _csrf_ok():
+    if not csrf_valid():
         message = _("The form had expired. Check your answers and send it again.")
         return _render_form(service_row, values, {"form": [message]}, 400)
     if values.get("leave_empty"):
@@ -118,7 +106,7 @@ def reply():
 )
 def reply_lookup():
     values = request.form.to_dict()
-    if not _csrf_ok():
+    if not csrf_valid():
         errors = {"form": [_("The page had expired. Please enter your code and secret again.")]}
         return render_template("forms/reply_lookup.html", values=values, errors=errors), 400
     try:
@@ -141,7 +129,7 @@ def reply_write():
     except service.UnknownReply:
         errors = {"form": [_("This page has expired. Please enter your code and secret again.")]}
         return render_template("forms/reply_lookup.html", values={}, errors=errors), 422
-    if not _csrf_ok():
+    if not csrf_valid():
         errors = {"form": [_("The page had expired. Please send your message again.")]}
         return _render_thread(submission, values.get("body", ""), errors, 400)
     try:

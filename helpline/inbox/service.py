@@ -334,31 +334,26 @@ def open_for_staff(conversation_id: int, user: StaffUser, since_seq: int = 0) ->
 
 def client_for_browser(browser_token: str) -> Client:
     """The anonymous client behind a browser token, created on first use."""
-    digest = _keyed_hash("browser", browser_token)
-    client = db.session.scalar(select(Client).where(Client.browser_hash == digest))
-    if client is not None:
-        return client
-    try:
-        with db.session.begin_nested():
-            client = Client(browser_hash=digest)
-            db.session.add(client)
-    except IntegrityError:
-        client = db.session.scalar(select(Client).where(Client.browser_hash == digest))
-    return client
+    return _client_known_by("browser_hash", _keyed_hash("browser", browser_token))
 
 
 def client_for_phone(number: str) -> Client:
     """The anonymous client behind a caller's number, known only by its keyed hash."""
-    digest = _keyed_hash("phone", number)
-    client = db.session.scalar(select(Client).where(Client.phone_hash == digest))
+    return _client_known_by("phone_hash", _keyed_hash("phone", number))
+
+
+def _client_known_by(column: str, digest: str) -> Client:
+    attribute = getattr(Client, column)
+    client = db.session.scalar(select(Client).where(attribute == digest))
     if client is not None:
         return client
     try:
         with db.session.begin_nested():
-            client = Client(phone_hash=digest)
+            client = Client(**{column: digest})
             db.session.add(client)
     except IntegrityError:
-        client = db.session.scalar(select(Client).where(Client.phone_hash == digest))
+        # The same person arriving twice at once: the other request created the row.
+        client = db.session.scalar(select(Client).where(attribute == digest))
     return client
 
 
