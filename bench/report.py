@@ -10,7 +10,8 @@ survey answers), loads it with COPY, and times, as the median of `--runs` runs:
 - the whole rendered page GET /reports?year=... through the Flask test client as a supervisor.
 
 The app uses PostgreSQL database `helpline_bench_report` on 127.0.0.1 (created if missing; its
-schema is dropped and rebuilt by `flask db upgrade` on every run unless --reuse).
+schema is dropped and rebuilt by `flask db upgrade` on every run; with --reuse the data stays and
+`flask db upgrade` only brings the schema up to date, its migrations filling any new columns).
 
     .venv/bin/python bench/report.py                  # generate, then measure
     .venv/bin/python bench/report.py --reuse          # measure the data already there
@@ -142,6 +143,10 @@ def generate(url: str, year: int, moments: int, seed: int) -> dict:
                     answered = waited + rng.uniform(5, 60)
                 else:
                     answered = None
+                # Report-form senders and a few others leave no way to recognise them.
+                client = None if slug == "report" or rng.random() < 0.05 else clients
+                # The copies of the conversation that moments and categories carry.
+                copies = (services[slug], channel, -conversation_id if client is None else client)
                 conversations.append(
                     (
                         conversation_id,
@@ -149,8 +154,7 @@ def generate(url: str, year: int, moments: int, seed: int) -> dict:
                         services[slug],
                         channel,
                         "closed",
-                        # Report-form senders and a few others leave no way to recognise them.
-                        None if slug == "report" or rng.random() < 0.05 else clients,
+                        client,
                         created,
                         created,
                         None if waited is None else created + timedelta(seconds=waited),
@@ -162,7 +166,7 @@ def generate(url: str, year: int, moments: int, seed: int) -> dict:
                         0,
                     )
                 )
-                moment_rows.append((conversation_id, "inbound", created))
+                moment_rows.append((conversation_id, "inbound", created, *copies))
                 if channel == "phone" and rng.random() < 0.35:
                     for n in range(rng.choice((1, 1, 1, 2))):
                         moment_rows.append(
@@ -170,11 +174,14 @@ def generate(url: str, year: int, moments: int, seed: int) -> dict:
                                 conversation_id,
                                 "callback",
                                 created + timedelta(days=n + 1, hours=rng.random()),
+                                *copies,
                             )
                         )
                 if not abandoned:
                     for category in rng.sample(offered, rng.choice((1, 1, 1, 2))):
-                        category_rows.append((conversation_id, categories[category]))
+                        category_rows.append(
+                            (conversation_id, categories[category], created, *copies[::2])
+                        )
                 if slug == "stopitnow" and not abandoned and rng.random() < 0.12:
                     bookings.append((conversation_id, clients, created))
                 if not abandoned and rng.random() < 0.06:
@@ -217,8 +224,18 @@ def generate(url: str, year: int, moments: int, seed: int) -> dict:
             ],
             conversations,
         )
-        _copy(conn, "contact_moment", ["conversation_id", "kind", "started_at"], moment_rows)
-        _copy(conn, "conversation_category", ["conversation_id", "category_id"], category_rows)
+        _copy(
+            conn,
+            "contact_moment",
+            ["conversation_id", "kind", "started_at", "service_id", "channel", "person"],
+            moment_rows,
+        )
+        _copy(
+            conn,
+            "conversation_category",
+            ["conversation_id", "category_id", "opened_at", "service_id", "person"],
+            category_rows,
+        )
         booking_rows = []
         slot = datetime(year, 1, 1, 8)
         booking_id = 0
@@ -298,7 +315,7 @@ def generate(url: str, year: int, moments: int, seed: int) -> dict:
         conn.commit()
     with psycopg.connect(sync_url(url), autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
-    in_year = sum(1 for _, _, started in moment_rows if started < year_end)
+    in_year = sum(1 for _, _, started, *_ in moment_rows if started < year_end)
     return {
         "people": clients,
         "conversations": len(conversations),
@@ -391,7 +408,9 @@ def main() -> None:
     if urlsplit(args.database_url).hostname not in ("127.0.0.1", "localhost"):
         raise SystemExit("the benchmark database must be on 127.0.0.1")
     env = {"DATABASE_URL": args.database_url, "SECRET_KEY": "bench", "REDIS_URL": ""}
-    if not args.reuse:
+    if args.reuse:
+        flask_command(["db", "upgrade"], env)
+    else:
         started = time.perf_counter()
         reset_database(args.database_url)
         flask_command(["db", "upgrade"], env)

@@ -10,6 +10,9 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
+    inspect,
+    select,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -105,14 +108,54 @@ class ContactMoment(db.Model):
     """One inbound contact or one callback: what the annual report counts."""
 
     __tablename__ = "contact_moment"
-    __table_args__ = (CheckConstraint("kind IN ('inbound', 'callback')", name="kind"),)
+    __table_args__ = (
+        CheckConstraint("kind IN ('inbound', 'callback')", name="kind"),
+        CheckConstraint("channel IN ('chat', 'form', 'phone')", name="channel"),
+        # A year of the report's figures read from this index alone, without the conversations.
+        Index(
+            "ix_contact_moment_report",
+            "started_at",
+            postgresql_include=["service_id", "channel", "kind", "person"],
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversation.id"), index=True)
     kind: Mapped[str] = mapped_column(String(10), default="inbound")
-    started_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Copies of the conversation's service, channel and person, none of which ever changes:
+    # the report counts moments without their conversations. Filled on insert.
+    service_id: Mapped[int] = mapped_column(ForeignKey("service.id"))
+    channel: Mapped[str] = mapped_column(String(10))
+    person: Mapped[int] = mapped_column()
 
     conversation: Mapped[Conversation] = relationship()
+
+
+def person_of(client_id: int | None, conversation_id: int) -> int:
+    """One number per person: the client, or minus the conversation when no client is known."""
+    return client_id if client_id is not None else -conversation_id
+
+
+_COPIED = ("service_id", "channel", "client_id", "created_at")
+
+
+def _conversation_of(row, connection):
+    # In memory when the row was made with its loaded conversation, else read by primary key
+    # (a flush should not load other objects).
+    conversation = inspect(row).dict.get("conversation")
+    if conversation is not None and all(k in inspect(conversation).dict for k in _COPIED):
+        return conversation
+    columns = [getattr(Conversation, name) for name in _COPIED]
+    return connection.execute(select(*columns).where(Conversation.id == row.conversation_id)).one()
+
+
+@event.listens_for(ContactMoment, "before_insert")
+def copy_conversation_to_moment(mapper, connection, moment: ContactMoment) -> None:
+    """Fill a new moment's copies of its conversation."""
+    conversation = _conversation_of(moment, connection)
+    moment.service_id, moment.channel = conversation.service_id, conversation.channel
+    moment.person = person_of(conversation.client_id, moment.conversation_id)
 
 
 class Message(db.Model):
@@ -189,10 +232,32 @@ class ConversationCategory(db.Model):
     """One category of a conversation; a conversation has one or more."""
 
     __tablename__ = "conversation_category"
-    __table_args__ = (Index("ix_conversation_category_category", "category_id"),)
+    __table_args__ = (
+        Index("ix_conversation_category_category", "category_id"),
+        # A year of the report's categories read from this index alone.
+        Index(
+            "ix_conversation_category_report",
+            "opened_at",
+            postgresql_include=["service_id", "category_id", "conversation_id", "person"],
+        ),
+    )
 
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversation.id"), primary_key=True)
     category_id: Mapped[int] = mapped_column(ForeignKey("category.id"), primary_key=True)
+    # Copies of the conversation's service, opening time and person, filled on insert.
+    service_id: Mapped[int] = mapped_column(ForeignKey("service.id"))
+    opened_at: Mapped[datetime] = mapped_column()
+    person: Mapped[int] = mapped_column()
+
+    conversation: Mapped[Conversation] = relationship()
+
+
+@event.listens_for(ConversationCategory, "before_insert")
+def copy_conversation_to_category(mapper, connection, row: ConversationCategory) -> None:
+    """Fill a new category row's copies of its conversation."""
+    conversation = _conversation_of(row, connection)
+    row.service_id, row.opened_at = conversation.service_id, conversation.created_at
+    row.person = person_of(conversation.client_id, row.conversation_id)
 
 
 class Referral(db.Model):

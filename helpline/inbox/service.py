@@ -851,7 +851,7 @@ def add_contact_moment(
     """Count a callback (or another inbound contact) of an existing conversation."""
     now = now or utcnow()
     conversation = by_id(conversation_id)
-    db.session.add(ContactMoment(conversation_id=conversation.id, kind=kind, started_at=now))
+    db.session.add(ContactMoment(conversation=conversation, kind=kind, started_at=now))
     message = _append_event(conversation, event, None, now) if event else None
     db.session.commit()
     if message is not None:

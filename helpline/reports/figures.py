@@ -13,14 +13,19 @@ Definitions (docs/reports.md):
   as its latest booking.
 
 Every figure is an aggregate in SQL, so a year of 300,000 contact moments stays fast; only the
-percentiles on SQLite (which has none) are computed in Python.
+percentiles on SQLite (which has none) are computed in Python. Contact moments and conversation
+categories carry copies of their conversation's service, channel or opening time, and person, so
+their figures are read without joining the conversations; counts over the same rows share one
+pass (FILTER clauses).
 """
 
 import statistics
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import Integer, and_, case, cast, distinct, func, select
+from sqlalchemy import and_, case, distinct, exists, func, select, text
+from sqlalchemy.dialects.postgresql import array
+from sqlalchemy.orm import aliased
 
 from helpline.extensions import db
 from helpline.followup.models import Booking
@@ -87,25 +92,30 @@ class Report:
     times: dict = field(default_factory=dict)
     abandoned: dict = field(default_factory=dict)
     week: list = field(default_factory=list)
+    # Per service id, for the organisation's report only: see by_service().
+    services: dict = field(default_factory=dict)
 
 
 def report(period: Period, service_slug: str | None = None) -> Report:
     """All figures of the report for `period`, for one service or (None) the organisation."""
     service_id = _service_id(service_slug)
+    _sort_in_memory()
     result = Report(period=period, service=service_slug)
-    result.moments = contact_moments(period, service_id)
-    result.people = people(period, service_id)
-    result.categories = categories(period, service_id)
     previous = period.previous()
-    before_moments = contact_moments(previous, service_id)
-    before_people = people(previous, service_id)
+    # One pass over both periods (the previous one only for the growth table) and, for the
+    # organisation, every service.
+    counted = _count_moments(period, service_id, previous, by_service=service_id is None)
+    result.services = counted.get("services", {})
+    result.moments = _moments_of(counted)
+    result.people = _people_of(counted)
+    result.categories = categories(period, service_id)
     result.growth = {
         "previous_first": previous.first,
         "previous_last": previous.last,
-        "moments": (before_moments["total"], result.moments["total"]),
-        "moments_change": _change(before_moments["total"], result.moments["total"]),
-        "people": (before_people["unique"], result.people["unique"]),
-        "people_change": _change(before_people["unique"], result.people["unique"]),
+        "moments": (counted["previous"]["moments"], result.moments["total"]),
+        "moments_change": _change(counted["previous"]["moments"], result.moments["total"]),
+        "people": (counted["previous"]["people"], result.people["unique"]),
+        "people_change": _change(counted["previous"]["people"], result.people["unique"]),
     }
     result.funnel = funnel(period, service_id)
     result.survey = survey(period, service_id)
@@ -117,97 +127,49 @@ def report(period: Period, service_slug: str | None = None) -> Report:
 
 def contact_moments(period: Period, service_id: int | None) -> dict:
     """Contact moments per channel, split into inbound contacts and callbacks."""
-    query = (
-        select(Conversation.channel, ContactMoment.kind, func.count())
-        .join(Conversation, Conversation.id == ContactMoment.conversation_id)
-        .where(ContactMoment.started_at >= period.start, ContactMoment.started_at < period.end)
-        .group_by(Conversation.channel, ContactMoment.kind)
-    )
-    if service_id is not None:
-        query = query.where(Conversation.service_id == service_id)
-    rows = {channel: {"inbound": 0, "callback": 0, "total": 0} for channel in CHANNELS}
-    for channel, kind, count in db.session.execute(query):
-        rows[channel][kind] += count
-        rows[channel]["total"] += count
-    return {
-        "channels": rows,
-        "inbound": sum(r["inbound"] for r in rows.values()),
-        "callbacks": sum(r["callback"] for r in rows.values()),
-        "total": sum(r["total"] for r in rows.values()),
-    }
+    return _moments_of(_count_moments(period, service_id))
 
 
 def people(period: Period, service_id: int | None) -> dict:
     """Unique people against contact moments, per channel and in all."""
-    person = person_key()
-    base = (
-        select(Conversation.channel, func.count(distinct(person)), func.count())
-        .select_from(ContactMoment)
-        .join(Conversation, Conversation.id == ContactMoment.conversation_id)
-        .where(ContactMoment.started_at >= period.start, ContactMoment.started_at < period.end)
-    )
-    if service_id is not None:
-        base = base.where(Conversation.service_id == service_id)
-    per_channel = {channel: {"unique": 0, "moments": 0} for channel in CHANNELS}
-    for channel, unique, moments in db.session.execute(base.group_by(Conversation.channel)):
-        per_channel[channel] = {"unique": unique, "moments": moments}
-    total_query = (
-        select(func.count(distinct(person)), func.count())
-        .select_from(ContactMoment)
-        .join(Conversation, Conversation.id == ContactMoment.conversation_id)
-        .where(ContactMoment.started_at >= period.start, ContactMoment.started_at < period.end)
-    )
-    if service_id is not None:
-        total_query = total_query.where(Conversation.service_id == service_id)
-    unique, moments = db.session.execute(total_query).one()
-    return {
-        "channels": per_channel,
-        "unique": unique,
-        "moments": moments,
-        "per_person": round(moments / unique, 2) if unique else None,
-    }
+    return _people_of(_count_moments(period, service_id))
+
+
+def by_service(period: Period) -> dict[int, dict]:
+    """Per service id: inbound contacts, callbacks and unique people."""
+    _sort_in_memory()
+    return _count_moments(period, None, by_service=True)["services"]
 
 
 def categories(period: Period, service_id: int | None) -> list[dict]:
     """Contacts (and people) per category; a last row with the unique totals."""
-    in_period = and_(Conversation.created_at >= period.start, Conversation.created_at < period.end)
-    person = person_key()
-    query = (
-        select(
-            Category.id,
-            Category.name,
-            Category.parent_id,
-            Category.retired_at,
-            func.count(distinct(Conversation.id)),
-            func.count(distinct(person)),
-        )
-        .join(ConversationCategory, ConversationCategory.category_id == Category.id)
-        .join(Conversation, Conversation.id == ConversationCategory.conversation_id)
-        .where(in_period)
-        .group_by(Category.id, Category.name, Category.parent_id, Category.retired_at)
-    )
-    totals = (
-        select(func.count(distinct(Conversation.id)), func.count(distinct(person)))
-        .select_from(ConversationCategory)
-        .join(Conversation, Conversation.id == ConversationCategory.conversation_id)
-        .where(in_period)
-    )
+    # The rows carry their conversation's opening time, service and person: no join.
+    tagged = ConversationCategory
+    conditions = [tagged.opened_at >= period.start, tagged.opened_at < period.end]
     if service_id is not None:
-        query = query.where(Conversation.service_id == service_id)
-        totals = totals.where(Conversation.service_id == service_id)
-    order = {c.id: (c.position, c.id) for c in db.session.scalars(select(Category))}
+        conditions.append(tagged.service_id == service_id)
+    # A conversation has a category at most once (the primary key), so count(*) counts contacts.
+    query = (
+        select(tagged.category_id, func.count(), func.count(distinct(tagged.person)))
+        .where(*conditions)
+        .group_by(tagged.category_id)
+    )
+    totals = select(
+        func.count(distinct(tagged.conversation_id)), func.count(distinct(tagged.person))
+    ).where(*conditions)
+    known = {c.id: c for c in db.session.scalars(select(Category))}
     rows = [
         {
             "id": category_id,
-            "name": name,
-            "subcategory": parent_id is not None,
-            "retired": retired_at is not None,
+            "name": known[category_id].name,
+            "subcategory": known[category_id].parent_id is not None,
+            "retired": known[category_id].retired_at is not None,
             "contacts": contacts,
             "people": persons,
         }
-        for category_id, name, parent_id, retired_at, contacts, persons in db.session.execute(query)
+        for category_id, contacts, persons in db.session.execute(query)
     ]
-    rows.sort(key=lambda r: order.get(r["id"], (0, 0)))
+    rows.sort(key=lambda r: (known[r["id"]].position, r["id"]))
     contacts, persons = db.session.execute(totals).one()
     rows.append(
         {
@@ -226,19 +188,14 @@ def funnel(period: Period, service_id: int | None) -> dict:
     """Follow-up sessions booked in the period, and what became of them."""
     # A moved session counts once, as what became of its latest booking.
     latest = _latest_statuses(period, service_id)
-    counts = {"booked": 0, "held": 0, "no_show": 0, "referred": 0, "cancelled": 0, "open": 0}
-    for status in latest:
-        counts["booked"] += 1
-        if status in ("held", "referred"):
-            counts["held"] += 1
-        if status == "referred":
-            counts["referred"] += 1
-        if status == "no_show":
-            counts["no_show"] += 1
-        if status == "cancelled":
-            counts["cancelled"] += 1
-        if status == "booked":
-            counts["open"] += 1
+    counts = {
+        "booked": sum(latest.values()),
+        "held": latest.get("held", 0) + latest.get("referred", 0),
+        "no_show": latest.get("no_show", 0),
+        "referred": latest.get("referred", 0),
+        "cancelled": latest.get("cancelled", 0),
+        "open": latest.get("booked", 0),
+    }
     booked = counts["booked"]
     return {
         **counts,
@@ -277,7 +234,9 @@ def survey(period: Period, service_id: int | None) -> dict:
 
 def times(period: Period, service_id: int | None) -> dict:
     """Waiting time and first-response time per channel: median and 90th percentile, seconds."""
-    in_period = and_(Conversation.created_at >= period.start, Conversation.created_at < period.end)
+    conditions = [Conversation.created_at >= period.start, Conversation.created_at < period.end]
+    if service_id is not None:
+        conditions.append(Conversation.service_id == service_id)
     first_response = case(
         (Conversation.channel == "phone", Conversation.assigned_at),
         else_=Conversation.first_response_at,
@@ -286,16 +245,9 @@ def times(period: Period, service_id: int | None) -> dict:
         "waiting": (Conversation.waiting_since, Conversation.assigned_at),
         "first_response": (Conversation.created_at, first_response),
     }
-    result: dict = {}
-    for name, (start, end) in measures.items():
-        seconds = _seconds_between(start, end)
-        # Both ends must be known: a NULL start would count in n and break the SQLite median.
-        measured = and_(in_period, start.is_not(None), end.is_not(None))
-        query = select(Conversation.channel, seconds).where(measured)
-        if service_id is not None:
-            query = query.where(Conversation.service_id == service_id)
-        result[name] = _percentiles(query, seconds, measured, service_id)
-    return result
+    if db.engine.dialect.name == "postgresql":
+        return _percentiles_in_sql(measures, conditions)
+    return _percentiles_in_python(measures, conditions)
 
 
 def abandoned(period: Period, service_id: int | None) -> dict:
@@ -322,7 +274,10 @@ def week(period: Period, service_id: int | None) -> list[list[int]]:
     # here: cheaper than converting every row's time zone, and the same on SQLite (which has no
     # time zones) as on PostgreSQL.
     if db.engine.dialect.name == "postgresql":
-        utc_hour = func.date_trunc("hour", ContactMoment.started_at).label("utc_hour")
+        # date_bin is integer arithmetic; date_trunc splits every time into its fields.
+        utc_hour = func.date_bin(
+            timedelta(hours=1), ContactMoment.started_at, datetime(2000, 1, 1)
+        ).label("utc_hour")
     else:
         utc_hour = func.strftime("%Y-%m-%d %H", ContactMoment.started_at).label("utc_hour")
     query = (
@@ -332,9 +287,7 @@ def week(period: Period, service_id: int | None) -> list[list[int]]:
         .group_by(utc_hour)
     )
     if service_id is not None:
-        query = query.join(Conversation, Conversation.id == ContactMoment.conversation_id).where(
-            Conversation.service_id == service_id
-        )
+        query = query.where(ContactMoment.service_id == service_id)
     grid = [[0] * 24 for _ in range(7)]
     for stamp, count in db.session.execute(query):
         if isinstance(stamp, str):
@@ -342,13 +295,6 @@ def week(period: Period, service_id: int | None) -> list[list[int]]:
         local = to_local(stamp)
         grid[local.weekday()][local.hour] += count
     return grid
-
-
-def person_key():
-    """One value per person: the client, or the conversation itself when no client is known."""
-    return func.coalesce(
-        cast(Conversation.client_id, Integer) * 2, cast(Conversation.id, Integer) * 2 + 1
-    )
 
 
 # --- internals ----------------------------------------------------------------------------------
@@ -363,17 +309,109 @@ def _service_id(slug: str | None) -> int | None:
     return found
 
 
+def _sort_in_memory() -> None:
+    # The distinct counts and percentiles each sort up to a year of rows; PostgreSQL's default
+    # work_mem (4 MB) spills them to temporary files. For this transaction only.
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(text("SET LOCAL work_mem = '32MB'"))
+
+
 def _change(before: int, now: int) -> float | None:
     return round(100 * (now - before) / before, 1) if before else None
 
 
-def _latest_statuses(period: Period, service_id: int | None) -> list[str]:
-    # Chains of reschedules: follow each first booking of the period to its latest successor.
-    query = select(Booking.id, Booking.status, Booking.rescheduled_from_id).join(
-        Conversation, Conversation.id == Booking.conversation_id
-    )
+def _count_moments(
+    period: Period,
+    service_id: int | None,
+    previous: Period | None = None,
+    *,
+    by_service: bool = False,
+) -> dict:
+    """Moments per channel and kind, and distinct people, of `period` (and `previous`)."""
+    # One pass: each FILTER picks its rows, so only the distinct counts need a sort of their own.
+    moment = ContactMoment
+    now = moment.started_at >= period.start
+    columns = []
+    for channel in CHANNELS:
+        in_channel = and_(now, moment.channel == channel)
+        columns += [
+            func.count().filter(in_channel, moment.kind == "inbound"),
+            func.count().filter(in_channel, moment.kind == "callback"),
+            func.count(distinct(moment.person)).filter(in_channel),
+        ]
+    columns.append(func.count(distinct(moment.person)).filter(now))
+    if previous is not None:
+        columns += [func.count().filter(~now), func.count(distinct(moment.person)).filter(~now)]
+    services = []
+    if by_service:
+        services = list(db.session.scalars(select(Service.id).order_by(Service.id)))
+    for service in services:
+        in_service = and_(now, moment.service_id == service)
+        columns += [
+            func.count().filter(in_service, moment.kind == "inbound"),
+            func.count().filter(in_service, moment.kind == "callback"),
+            func.count(distinct(moment.person)).filter(in_service),
+        ]
+    # The previous period ends where this one starts.
+    first = previous.start if previous is not None else period.start
+    query = select(*columns).where(moment.started_at >= first, moment.started_at < period.end)
     if service_id is not None:
-        query = query.where(Conversation.service_id == service_id)
+        query = query.where(moment.service_id == service_id)
+    row = iter(db.session.execute(query).one())
+    counted: dict = {"channels": {}}
+    for channel in CHANNELS:
+        counted["channels"][channel] = {
+            "inbound": next(row),
+            "callback": next(row),
+            "people": next(row),
+        }
+    counted["people"] = next(row)
+    if previous is not None:
+        counted["previous"] = {"moments": next(row), "people": next(row)}
+    if by_service:
+        counted["services"] = {
+            service: {"inbound": next(row), "callback": next(row), "people": next(row)}
+            for service in services
+        }
+    return counted
+
+
+def _moments_of(counted: dict) -> dict:
+    rows = {
+        channel: {
+            "inbound": c["inbound"],
+            "callback": c["callback"],
+            "total": c["inbound"] + c["callback"],
+        }
+        for channel, c in counted["channels"].items()
+    }
+    return {
+        "channels": rows,
+        "inbound": sum(r["inbound"] for r in rows.values()),
+        "callbacks": sum(r["callback"] for r in rows.values()),
+        "total": sum(r["total"] for r in rows.values()),
+    }
+
+
+def _people_of(counted: dict) -> dict:
+    per_channel = {
+        channel: {"unique": c["people"], "moments": c["inbound"] + c["callback"]}
+        for channel, c in counted["channels"].items()
+    }
+    unique = counted["people"]
+    moments = sum(c["moments"] for c in per_channel.values())
+    return {
+        "channels": per_channel,
+        "unique": unique,
+        "moments": moments,
+        "per_person": round(moments / unique, 2) if unique else None,
+    }
+
+
+def _latest_statuses(period: Period, service_id: int | None) -> dict[str, int]:
+    """How many of the period's bookings ended in each status, each chain as its latest."""
+    # A chain of reschedules starts at a booking without rescheduled_from; follow it to the
+    # booking nothing was rescheduled from.
     first = select(Booking.id).where(
         Booking.booked_at >= period.start,
         Booking.booked_at < period.end,
@@ -383,54 +421,62 @@ def _latest_statuses(period: Period, service_id: int | None) -> list[str]:
         first = first.join(Conversation, Conversation.id == Booking.conversation_id).where(
             Conversation.service_id == service_id
         )
-    roots = set(db.session.scalars(first))
-    if not roots:
-        return []
-    rows = db.session.execute(
-        query.where((Booking.id.in_(roots)) | (Booking.rescheduled_from_id.is_not(None)))
-    ).all()
-    next_of = {previous: booking_id for booking_id, _, previous in rows if previous is not None}
-    status_of = {booking_id: status for booking_id, status, _ in rows}
-    latest = []
-    for root in roots:
-        current = root
-        while current in next_of:
-            current = next_of[current]
-        latest.append(status_of.get(current, "booked"))
-    return latest
+    chain = first.cte("chain", recursive=True)
+    successor = aliased(Booking)
+    chain = chain.union_all(select(successor.id).where(successor.rescheduled_from_id == chain.c.id))
+    later = aliased(Booking)
+    query = (
+        select(Booking.status, func.count())
+        .join(chain, chain.c.id == Booking.id)
+        .where(~exists().where(later.rescheduled_from_id == Booking.id))
+        .group_by(Booking.status)
+    )
+    return dict(db.session.execute(query).all())
 
 
-def _seconds_between(start, end):
-    if db.engine.dialect.name == "postgresql":
-        return func.extract("epoch", end - start)
-    return (func.julianday(end) - func.julianday(start)) * 86400.0
+def _percentiles_in_sql(measures: dict, conditions: list) -> dict:
+    # One pass over the period's conversations; each percentile_cont sorts only its channel's
+    # values, once for both quantiles. date_part gives floats, cheaper to sort than extract's
+    # numerics.
+    columns = []
+    for start, end in measures.values():
+        seconds = func.date_part("epoch", end - start)
+        for channel in CHANNELS:
+            measured = and_(Conversation.channel == channel, start.is_not(None), end.is_not(None))
+            columns += [
+                func.count().filter(measured),
+                func.percentile_cont(array([0.5, 0.9])).within_group(seconds).filter(measured),
+            ]
+    row = iter(db.session.execute(select(*columns).where(*conditions)).one())
+    result: dict = {}
+    for name in measures:
+        result[name] = {}
+        for channel in CHANNELS:
+            count, quantiles = next(row), next(row)
+            median, p90 = quantiles or (None, None)
+            result[name][channel] = {"n": count, "median": _round(median), "p90": _round(p90)}
+    return result
 
 
-def _percentiles(query, seconds, measured, service_id) -> dict:
-    result = {channel: {"n": 0, "median": None, "p90": None} for channel in CHANNELS}
-    if db.engine.dialect.name == "postgresql":
-        aggregate = select(
-            Conversation.channel,
-            func.count(),
-            func.percentile_cont(0.5).within_group(seconds),
-            func.percentile_cont(0.9).within_group(seconds),
-        ).where(measured)
-        if service_id is not None:
-            aggregate = aggregate.where(Conversation.service_id == service_id)
-        for channel, count, median, p90 in db.session.execute(
-            aggregate.group_by(Conversation.channel)
-        ):
-            result[channel] = {"n": count, "median": _round(median), "p90": _round(p90)}
-        return result
-    values: dict[str, list[float]] = {}
-    for channel, value in db.session.execute(query):
-        values.setdefault(channel, []).append(float(value))
-    for channel, found in values.items():
-        result[channel] = {
-            "n": len(found),
-            "median": _round(statistics.median(found)),
-            "p90": _round(_quantile(found, 0.9)),
-        }
+def _percentiles_in_python(measures: dict, conditions: list) -> dict:
+    # SQLite has no percentile_cont.
+    result: dict = {}
+    for name, (start, end) in measures.items():
+        seconds = (func.julianday(end) - func.julianday(start)) * 86400.0
+        # Both ends must be known: a NULL start would count in n and break the median.
+        query = select(Conversation.channel, seconds).where(
+            *conditions, start.is_not(None), end.is_not(None)
+        )
+        values: dict[str, list[float]] = {}
+        for channel, value in db.session.execute(query):
+            values.setdefault(channel, []).append(float(value))
+        result[name] = {channel: {"n": 0, "median": None, "p90": None} for channel in CHANNELS}
+        for channel, found in values.items():
+            result[name][channel] = {
+                "n": len(found),
+                "median": _round(statistics.median(found)),
+                "p90": _round(_quantile(found, 0.9)),
+            }
     return result
 
 

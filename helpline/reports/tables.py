@@ -4,12 +4,11 @@ import csv
 import io
 from dataclasses import dataclass
 
-from sqlalchemy import distinct, func, select
+from sqlalchemy import select
 
 from helpline.extensions import db
-from helpline.inbox.models import ContactMoment, Conversation, Service
-from helpline.reports import figures
-from helpline.reports.figures import WEEKDAYS, Period, Report
+from helpline.inbox.models import Service
+from helpline.reports.figures import WEEKDAYS, Report
 
 CHANNEL_NAMES = {"chat": "Chat", "form": "Form", "phone": "Phone"}
 QUESTION_NAMES = {
@@ -233,38 +232,15 @@ def week(result: Report) -> Table:
     )
 
 
-def services(period: Period) -> Table:
-    """Contact moments and unique people of each service: the breakdown of the whole report."""
-    # Two grouped queries for all services, not the per-service figures: this page is the
-    # yearly report's, and each figure is a pass over a year of contact moments.
-    in_period = (ContactMoment.started_at >= period.start, ContactMoment.started_at < period.end)
-    joined = lambda *columns: (  # noqa: E731
-        select(Conversation.service_id, *columns)
-        .select_from(ContactMoment)
-        .join(Conversation, Conversation.id == ContactMoment.conversation_id)
-        .where(*in_period)
-        .group_by(Conversation.service_id)
-    )
-    counted: dict = {}
-    for service_id, kind, count in db.session.execute(
-        joined(ContactMoment.kind, func.count()).group_by(ContactMoment.kind)
-    ):
-        counted.setdefault(service_id, {"inbound": 0, "callback": 0})[kind] = count
-    persons = dict(db.session.execute(joined(func.count(distinct(figures.person_key())))).all())
+def services(by_service: dict[int, dict]) -> Table:
+    """Contact moments and unique people of each service (figures.by_service)."""
     rows = []
     for service_id, name in db.session.execute(
         select(Service.id, Service.name).order_by(Service.id)
     ):
-        kinds = counted.get(service_id, {"inbound": 0, "callback": 0})
-        rows.append(
-            [
-                name,
-                kinds["inbound"],
-                kinds["callback"],
-                kinds["inbound"] + kinds["callback"],
-                persons.get(service_id, 0),
-            ]
-        )
+        counts = by_service.get(service_id, {"inbound": 0, "callback": 0, "people": 0})
+        moments = counts["inbound"] + counts["callback"]
+        rows.append([name, counts["inbound"], counts["callback"], moments, counts["people"]])
     return Table(
         "services",
         "Per service",

@@ -55,7 +55,7 @@ def invalid_query(error: InvalidQuery):
 def report():
     query = _query()
     result = figures.report(query["period"], query["service"])
-    by_service = tables.services(query["period"]) if query["service"] is None else None
+    by_service = tables.services(result.services) if query["service"] is None else None
     return render_template(
         "reports/report.html",
         result=result,
@@ -79,7 +79,7 @@ def table_csv(name: str):
         abort(404, f"There is no table called {name!r}.")
     query = _query()
     if name == "services":
-        table = tables.services(query["period"])
+        table = tables.services(figures.by_service(query["period"]))
     else:
         table = tables.report_tables(figures.report(query["period"], query["service"]))[name]
     period = query["period"]
