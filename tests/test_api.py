@@ -17,7 +17,7 @@ from helpline.extensions import db
 from helpline.followup import service as followup
 from helpline.followup.models import Booking
 from helpline.inbox.models import AuditEntry, Conversation
-from helpline.timeutil import utcnow
+from helpline.timeutil import iso, utcnow
 from tests import factories
 
 
@@ -483,6 +483,167 @@ def test_therapists_reach_only_their_follow_up_endpoints(app, client, visitor):
     assert client.get("/api/v1/reports?year=2025", headers=headers).status_code == 403
 
 
+def booked_by_api(client, headers, conversation_id, therapist, starts_at, **extra) -> dict:
+    booking = {"therapist_id": therapist.id, "starts_at": iso(starts_at), "method": "chat"}
+    answer = client.post(
+        f"/api/v1/conversations/{conversation_id}/followups",
+        json=booking | extra,
+        headers=headers,
+    )
+    assert answer.status_code == 201, answer.get_json()
+    return answer.get_json()
+
+
+def test_follow_ups_are_listed_with_their_history_and_never_the_number_or_code(
+    app, client, visitor
+):
+    therapist = therapist_available_every_day()
+    user, headers = staff_with_token()
+    first, second, third = followup.free_slots(therapist.id, days=2)[:3]
+    conversation_id = chats(visitor, 1)[0]
+    chat = booked_by_api(client, headers, conversation_id, therapist, first.starts_at)
+    phone = {"method": "phone", "number": "+31612345678"}
+    call = booked_by_api(client, headers, conversation_id, therapist, second.starts_at, **phone)
+
+    moved = client.post(
+        f"/api/v1/followups/{chat['id']}/reschedule",
+        json={"starts_at": iso(third.starts_at)},
+        headers=headers,
+    )
+    assert moved.status_code == 201, moved.get_json()
+    new = moved.get_json()
+    assert new["rescheduled_from_id"] == chat["id"] and new["status"] == "booked"
+    assert new["therapist"] == {"id": therapist.id, "name": "Eva"}
+    assert new["starts_at"] == iso(third.starts_at) and new["starts_at"].endswith("Z")
+    assert "code" not in new
+
+    listed = client.get(f"/api/v1/conversations/{conversation_id}/followups", headers=headers)
+    assert listed.status_code == 200
+    rows = listed.get_json()["followups"]
+    assert [(r["id"], r["status"], r["rescheduled_from_id"]) for r in rows] == [
+        (chat["id"], "rescheduled", None),
+        (call["id"], "booked", None),
+        (new["id"], "booked", chat["id"]),
+    ]
+    assert rows[1]["method"] == "phone" and rows[1]["transcript_shared"] is False
+    assert rows[1]["ends_at"] == iso(second.ends_at)
+    text = listed.get_data(as_text=True)
+    assert chat["code"] not in text and "612345678" not in text
+    assert all(set(row) == set(rows[0]) and "code" not in row for row in rows)
+    db.session.rollback()
+    assert (user.id, "followup.bookings") in factories.audit_actions(conversation_id)
+    # The client keeps the code they were given: it opens the moved session.
+    assert db.session.get(Booking, new["id"]).code_hash is not None
+
+
+def test_reschedule_refusals_map_to_their_statuses(app, client, visitor):
+    # Accounts first: on SQLite the test's own session cannot write after reading.
+    therapist = therapist_available_every_day()
+    therapist_headers = bearer(token_for(therapist))
+    _, headers = staff_with_token()
+    _, colleague = staff_with_token("Bert")
+    first, second, third, fourth = followup.free_slots(therapist.id, days=2)[:4]
+    conversation_id = chats(visitor, 1)[0]
+    one = booked_by_api(client, headers, conversation_id, therapist, first.starts_at)
+    booked_by_api(client, headers, conversation_id, therapist, second.starts_at)
+    url = f"/api/v1/followups/{one['id']}/reschedule"
+
+    def moved(body, token_headers=headers):
+        return client.post(url, json=body, headers=token_headers)
+
+    taken = moved({"starts_at": iso(second.starts_at)})
+    assert taken.status_code == 409 and error_code(taken) == "slot_taken"
+    past = moved({"starts_at": "2020-01-01T10:00:00Z"})
+    assert past.status_code == 422 and error_code(past) == "slot_in_past"
+    between = moved({"starts_at": iso(first.starts_at + timedelta(minutes=30))})
+    assert between.status_code == 422 and error_code(between) == "outside_availability"
+    nobody = moved({"starts_at": iso(second.starts_at), "therapist_id": 2147483647})
+    assert nobody.status_code == 404
+    missing = moved({"therapist_id": therapist.id})
+    assert missing.status_code == 422
+    assert set(missing.get_json()["error"]["fields"]) == {"starts_at"}
+    refused = moved({"starts_at": iso(third.starts_at)}, colleague)
+    assert refused.status_code == 403 and error_code(refused) == "forbidden"
+    unknown = client.post(
+        "/api/v1/followups/2147483647/reschedule",
+        json={"starts_at": iso(second.starts_at)},
+        headers=headers,
+    )
+    assert unknown.status_code == 404
+    db.session.rollback()
+    assert db.session.get(Booking, one["id"]).status == "booked"
+
+    # The session's therapist may move it; a moved booking cannot be moved again.
+    own = moved({"starts_at": iso(third.starts_at)}, therapist_headers)
+    assert own.status_code == 201, own.get_json()
+    again = moved({"starts_at": iso(fourth.starts_at)})
+    assert again.status_code == 409 and error_code(again) == "invalid_state"
+
+
+def test_cancel_frees_the_slot_and_keeps_the_booking(app, client, visitor):
+    therapist = therapist_available_every_day()
+    _, headers = staff_with_token()
+    _, colleague = staff_with_token("Bert")
+    slot = followup.free_slots(therapist.id, days=2)[0]
+    conversation_id = chats(visitor, 1)[0]
+    booking = booked_by_api(client, headers, conversation_id, therapist, slot.starts_at)
+    url = f"/api/v1/followups/{booking['id']}/cancel"
+
+    refused = client.post(url, json={}, headers=colleague)
+    assert refused.status_code == 403
+    too_long = client.post(url, json={"reason": "x" * 301}, headers=headers)
+    assert too_long.status_code == 422
+    nul = client.post(url, json={"reason": "a\x00b"}, headers=headers)
+    assert nul.status_code == 422
+    no_body = client.post(url, headers=headers)
+    assert no_body.status_code == 415
+
+    cancelled = client.post(url, json={"reason": " Client belde af "}, headers=headers)
+    assert cancelled.status_code == 200, cancelled.get_json()
+    assert cancelled.get_json()["status"] == "cancelled"
+    assert cancelled.get_json()["id"] == booking["id"]
+    db.session.rollback()
+    assert db.session.get(Booking, booking["id"]).cancel_reason == "Client belde af"
+    assert slot in followup.free_slots(therapist.id, days=2)
+    again = client.post(url, json={}, headers=headers)
+    assert again.status_code == 409 and error_code(again) == "invalid_state"
+    unknown = client.post("/api/v1/followups/2147483647/cancel", json={}, headers=headers)
+    assert unknown.status_code == 404
+
+
+def test_a_session_that_is_over_cannot_be_cancelled(app, client, visitor):
+    then = utcnow() - timedelta(days=3)
+    therapist = factories.staff_user("Eva", role="therapist")
+    for weekday in range(7):
+        followup.add_rule(
+            therapist, therapist.id, weekday, time(0), time(23), 60, valid_from=then.date()
+        )
+    db.session.commit()
+    supervisor, headers = staff_with_token("Sam", role="supervisor")
+    conversation_id = chats(visitor, 1)[0]
+    slot = followup.free_slots(therapist.id, days=2, now=then)[0]
+    booked = followup.book(
+        conversation_id, supervisor, therapist.id, slot.starts_at, "chat", now=then
+    )
+    answer = client.post(f"/api/v1/followups/{booked.booking.id}/cancel", json={}, headers=headers)
+    assert answer.status_code == 409
+    assert "over" in answer.get_json()["error"]["message"]
+
+
+def test_follow_up_list_needs_a_role_that_books(app, client, visitor):
+    conversation_id = chats(visitor, 1)[0]
+    therapist = therapist_available_every_day()
+    url = f"/api/v1/conversations/{conversation_id}/followups"
+    assert client.get(url, headers=bearer(token_for(therapist))).status_code == 403
+    supervisor, headers = staff_with_token("Sam", role="supervisor")
+    answer = client.get(url, headers=headers)
+    assert answer.status_code == 200 and answer.get_json() == {"followups": []}
+    unknown = client.get("/api/v1/conversations/2147483647/followups", headers=headers)
+    assert unknown.status_code == 404
+    db.session.rollback()
+    assert factories.audit_actions(conversation_id) == [(supervisor.id, "followup.bookings")]
+
+
 # --- reports ----------------------------------------------------------------------------------
 
 
@@ -560,18 +721,24 @@ def test_schemathesis_finds_no_server_error(app, visitor):
     conversation_ids = chats(visitor, 3) + chats(visitor, 1, service="stopitnow")
     therapist = therapist_available_every_day()
     admin = factories.staff_user("Ali", role="admin")
-    slot = followup.free_slots(therapist.id, days=2)[0]
+    slot, other = followup.free_slots(therapist.id, days=2)[:2]
     booking = followup.book(conversation_ids[0], admin, therapist.id, slot.starts_at, "chat")
     # Besides random ids (mostly 404), requests on rows that exist, to reach the rules behind.
     existing = {"conversation_id": conversation_ids[-1], "booking_id": booking.booking.id}
+    # Cancelling is final: it gets a session of its own, so the others still find one booked.
+    spare = followup.book(
+        conversation_ids[1], admin, therapist.id, other.starts_at, "phone", number="+31612345678"
+    )
     headers = bearer(token_for(admin))
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
     statuses: Counter = Counter()
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 11
+    assert len(operations) == 14
     positive, negative = schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE
     for operation in operations:
         known = {name: value for name, value in existing.items() if f"{{{name}}}" in operation.path}
+        if operation.path.endswith("/cancel"):
+            known["booking_id"] = spare.booking.id
         runs = [(positive, {}), (negative, {})] + ([(positive, known)] if known else [])
         for mode, path_parameters in runs:
 

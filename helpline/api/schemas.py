@@ -10,7 +10,7 @@ from datetime import UTC, date
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from helpline.followup.models import METHODS, OUTCOMES
+from helpline.followup.models import METHODS, OUTCOMES, STATUSES
 from helpline.inbox.models import CHANNELS, STATES
 from helpline.inbox.schemas import CLIENT_MSG_ID, MessageBody, Summary
 from helpline.timeutil import iso
@@ -168,6 +168,23 @@ class OutcomeBody(Schema):
     )
 
 
+class RescheduleBody(Schema):
+    starts_at = UtcDateTime(
+        required=True, metadata={"description": "The new slot's start, e.g. 2026-03-30T08:00:00Z."}
+    )
+    therapist_id = ident(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "Another therapist; default: the session's own."},
+    )
+
+
+class CancelBody(Schema):
+    reason = fields.String(
+        load_default=None, allow_none=True, validate=[validate.Length(max=300), plain_text]
+    )
+
+
 class ReportQuery(Schema):
     year = fields.Integer(validate=validate.Range(min=FIRST_DAY.year, max=LAST_DAY.year))
     first = fields.Date(data_key="from", validate=validate.Range(min=FIRST_DAY, max=LAST_DAY))
@@ -293,6 +310,33 @@ class BookingOut(Schema):
     code = fields.String(
         allow_none=True,
         metadata={"description": "A chat session's code for the client: in this answer only."},
+    )
+
+
+class TherapistRef(Schema):
+    id = fields.Integer()
+    name = fields.String()
+
+
+class FollowupOut(Schema):
+    """A follow-up session as history shows it: never the number to call nor the chat code."""
+
+    id = fields.Integer()
+    conversation_id = fields.Integer()
+    therapist = fields.Nested(TherapistRef)
+    starts_at = UtcDateTime()
+    ends_at = UtcDateTime()
+    method = fields.String(validate=validate.OneOf(METHODS))
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    rescheduled_from_id = fields.Integer(
+        allow_none=True, metadata={"description": "The booking this one replaced."}
+    )
+    transcript_shared = fields.Boolean()
+
+
+class FollowupList(Schema):
+    followups = fields.List(
+        fields.Nested(FollowupOut), metadata={"description": "Oldest first, history included."}
     )
 
 

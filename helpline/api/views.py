@@ -303,6 +303,45 @@ def book(user, conversation_id, body):
     return _booking(booked.booking, booked.code), 201
 
 
+@bp.get("/conversations/<int:conversation_id>/followups")
+@endpoint(
+    "The conversation's follow-up sessions, moved and cancelled ones included (the read is"
+    " audited).",
+    scope="conversations",
+    responses={200: schemas.FollowupList},
+    errors=(404,),
+)
+def followups(user, conversation_id):
+    # The booking page's own read: the same permission, the same audit entry.
+    page = followup.booking_page(conversation_id, user)
+    return {"followups": [_followup(booking) for booking in page["bookings"]]}
+
+
+@bp.post("/followups/<int:booking_id>/reschedule")
+@endpoint(
+    "Move a booked session to another free time, or therapist; the old booking stays as history.",
+    scope="followup",
+    body=schemas.RescheduleBody,
+    responses={201: schemas.FollowupOut},
+    errors=(404, 409),
+)
+def reschedule(user, booking_id, body):
+    moved = followup.reschedule(booking_id, user, body["starts_at"], body["therapist_id"])
+    return _followup(moved), 201
+
+
+@bp.post("/followups/<int:booking_id>/cancel")
+@endpoint(
+    "Cancel a booked session before it ends; its time is free again.",
+    scope="followup",
+    body=schemas.CancelBody,
+    responses={200: schemas.FollowupOut},
+    errors=(404, 409),
+)
+def cancel(user, booking_id, body):
+    return _followup(followup.cancel(booking_id, user, body["reason"]))
+
+
 @bp.post("/followups/<int:booking_id>/outcome")
 @endpoint(
     "Record how a session went (the session's therapist, or a supervisor).",
@@ -326,6 +365,20 @@ def _booking(booking: Booking, code: str | None = None) -> dict:
         "status": booking.status,
         "transcript_shared": booking.transcript_shared,
         "code": code,
+    }
+
+
+def _followup(booking: Booking) -> dict:
+    return {
+        "id": booking.id,
+        "conversation_id": booking.conversation_id,
+        "therapist": {"id": booking.therapist.id, "name": booking.therapist.display_name},
+        "starts_at": booking.starts_at,
+        "ends_at": booking.ends_at,
+        "method": booking.method,
+        "status": booking.status,
+        "rescheduled_from_id": booking.rescheduled_from_id,
+        "transcript_shared": booking.transcript_shared,
     }
 
 
