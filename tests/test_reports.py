@@ -442,3 +442,28 @@ def test_three_years_is_the_longest_range(app):
     http = signed_in(app, "supervisor")
     assert http.get("/reports?from=2022-01-01&to=2024-12-31").status_code == 200
     assert http.get("/reports?from=2022-01-01&to=2025-01-01").status_code == 422
+
+
+def test_a_report_inside_a_transaction_that_wrote_sees_its_own_rows(stopitnow_2025):
+    """On PostgreSQL the report reads on a second connection only when that sees the same rows."""
+    before = figures.report(Period.year(2025), "stopitnow")
+    conversation = Conversation(
+        token=secrets.token_urlsafe(16),
+        service_id=service_id("stopitnow"),
+        channel="chat",
+        state="closed",
+        created_at=utc("2025-09-01 10:00"),
+        waiting_since=utc("2025-09-01 10:00"),
+        abandoned=True,
+    )
+    db.session.add(conversation)
+    db.session.flush()
+    db.session.add(
+        ContactMoment(conversation_id=conversation.id, started_at=utc("2025-09-01 10:00"))
+    )
+    db.session.flush()  # written, not committed
+    during = figures.report(Period.year(2025), "stopitnow")
+    assert during.moments["total"] == before.moments["total"] + 1
+    assert during.abandoned["total"] == before.abandoned["total"] + 1
+    db.session.rollback()
+    assert figures.report(Period.year(2025), "stopitnow").moments == before.moments

@@ -16,13 +16,19 @@ Every figure is an aggregate in SQL, so a year of 300,000 contact moments stays 
 percentiles on SQLite (which has none) are computed in Python. Contact moments and conversation
 categories carry copies of their conversation's service, channel or opening time, and person, so
 their figures are read without joining the conversations; counts over the same rows share one
-pass (FILTER clauses).
+pass (FILTER clauses). On PostgreSQL, report() reads the conversations' figures on a second
+connection, starting from this transaction's snapshot, while it counts the contact moments.
 """
 
+import re
 import statistics
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from typing import TypeVar
 
+from flask import current_app
 from sqlalchemy import and_, case, distinct, exists, func, select, text
 from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.orm import aliased
@@ -38,7 +44,12 @@ from helpline.inbox.models import (
     Service,
 )
 from helpline.survey.models import QUESTIONS, SurveyAnswer
-from helpline.timeutil import to_local, to_utc
+from helpline.timeutil import to_utc, zone
+
+T = TypeVar("T")
+# Threads for the second connection of report(); gevent makes them greenlets, which is enough:
+# the work is PostgreSQL's.
+_helpers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="report")
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -102,13 +113,26 @@ def report(period: Period, service_slug: str | None = None) -> Report:
     _sort_in_memory()
     result = Report(period=period, service=service_slug)
     previous = period.previous()
+
+    def from_conversations():
+        return (
+            categories(period, service_id),
+            funnel(period, service_id),
+            survey(period, service_id),
+            _times_and_abandoned(period, service_id),
+        )
+
+    # The figures over conversations run on a second connection while this one counts the
+    # contact moments: both sides are single sorts PostgreSQL cannot split over its workers.
+    alongside = _alongside(from_conversations)
     # One pass over both periods (the previous one only for the growth table) and, for the
     # organisation, every service.
     counted = _count_moments(period, service_id, previous, by_service=service_id is None)
     result.services = counted.get("services", {})
     result.moments = _moments_of(counted)
     result.people = _people_of(counted)
-    result.categories = categories(period, service_id)
+    result.week = week(period, service_id)
+    result.categories, result.funnel, result.survey, (result.times, result.abandoned) = alongside()
     result.growth = {
         "previous_first": previous.first,
         "previous_last": previous.last,
@@ -117,11 +141,6 @@ def report(period: Period, service_slug: str | None = None) -> Report:
         "people": (counted["previous"]["people"], result.people["unique"]),
         "people_change": _change(counted["previous"]["people"], result.people["unique"]),
     }
-    result.funnel = funnel(period, service_id)
-    result.survey = survey(period, service_id)
-    result.times = times(period, service_id)
-    result.abandoned = abandoned(period, service_id)
-    result.week = week(period, service_id)
     return result
 
 
@@ -234,38 +253,20 @@ def survey(period: Period, service_id: int | None) -> dict:
 
 def times(period: Period, service_id: int | None) -> dict:
     """Waiting time and first-response time per channel: median and 90th percentile, seconds."""
-    conditions = [Conversation.created_at >= period.start, Conversation.created_at < period.end]
-    if service_id is not None:
-        conditions.append(Conversation.service_id == service_id)
-    first_response = case(
-        (Conversation.channel == "phone", Conversation.assigned_at),
-        else_=Conversation.first_response_at,
-    )
-    measures = {
-        "waiting": (Conversation.waiting_since, Conversation.assigned_at),
-        "first_response": (Conversation.created_at, first_response),
-    }
-    if db.engine.dialect.name == "postgresql":
-        return _percentiles_in_sql(measures, conditions)
-    return _percentiles_in_python(measures, conditions)
+    return _times_and_abandoned(period, service_id)[0]
 
 
 def abandoned(period: Period, service_id: int | None) -> dict:
     """Chats and calls that ended while still waiting."""
+    conditions = _conversations_in(period, service_id)
     query = (
         select(Conversation.channel, func.count())
-        .where(
-            Conversation.created_at >= period.start,
-            Conversation.created_at < period.end,
-            Conversation.abandoned.is_(True),
-        )
+        .where(*conditions, Conversation.abandoned.is_(True))
         .group_by(Conversation.channel)
     )
-    if service_id is not None:
-        query = query.where(Conversation.service_id == service_id)
     counts = {channel: 0 for channel in CHANNELS}
     counts.update(dict(db.session.execute(query).all()))
-    return {"channels": counts, "total": sum(counts.values())}
+    return _abandoned_of(counts)
 
 
 def week(period: Period, service_id: int | None) -> list[list[int]]:
@@ -289,10 +290,11 @@ def week(period: Period, service_id: int | None) -> list[list[int]]:
     if service_id is not None:
         query = query.where(ContactMoment.service_id == service_id)
     grid = [[0] * 24 for _ in range(7)]
+    local_zone = zone()
     for stamp, count in db.session.execute(query):
         if isinstance(stamp, str):
             stamp = datetime.strptime(stamp, "%Y-%m-%d %H")
-        local = to_local(stamp)
+        local = stamp.replace(tzinfo=UTC).astimezone(local_zone)
         grid[local.weekday()][local.hour] += count
     return grid
 
@@ -314,6 +316,64 @@ def _sort_in_memory() -> None:
     # work_mem (4 MB) spills them to temporary files. For this transaction only.
     if db.engine.dialect.name == "postgresql":
         db.session.execute(text("SET LOCAL work_mem = '32MB'"))
+
+
+def _conversations_in(period: Period, service_id: int | None) -> list:
+    conditions = [Conversation.created_at >= period.start, Conversation.created_at < period.end]
+    if service_id is not None:
+        conditions.append(Conversation.service_id == service_id)
+    return conditions
+
+
+def _times_and_abandoned(period: Period, service_id: int | None) -> tuple[dict, dict]:
+    """The times() and abandoned() figures; on PostgreSQL in one pass over the conversations."""
+    conditions = _conversations_in(period, service_id)
+    first_response = case(
+        (Conversation.channel == "phone", Conversation.assigned_at),
+        else_=Conversation.first_response_at,
+    )
+    measures = {
+        "waiting": (Conversation.waiting_since, Conversation.assigned_at),
+        "first_response": (Conversation.created_at, first_response),
+    }
+    if db.engine.dialect.name == "postgresql":
+        return _percentiles_in_sql(measures, conditions)
+    return _percentiles_in_python(measures, conditions), abandoned(period, service_id)
+
+
+def _abandoned_of(counts: dict) -> dict:
+    return {"channels": counts, "total": sum(counts.values())}
+
+
+def _alongside(work: Callable[[], T]) -> Callable[[], T]:
+    """Start `work` on a second connection that sees what this transaction sees; the returned
+    function waits for its result. Runs `work` here, when called, where that cannot be done."""
+    # Only a transaction that has written nothing can share its snapshot exactly: another
+    # connection would not see its uncommitted rows.
+    if (
+        db.engine.dialect.name != "postgresql"
+        or db.session.scalar(text("SELECT pg_current_xact_id_if_assigned()")) is not None
+    ):
+        return work
+    snapshot = db.session.scalar(text("SELECT pg_export_snapshot()"))
+    # The exporting transaction must stay open until the snapshot is taken up: the caller waits
+    # for the result before it ends this one.
+    future = _helpers.submit(_in_snapshot, current_app._get_current_object(), snapshot, work)
+    return future.result
+
+
+def _in_snapshot(app, snapshot: str, work: Callable[[], T]) -> T:
+    with app.app_context():
+        try:
+            db.session.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
+            # SET takes no parameters; a snapshot id is hexadecimal digits and dashes.
+            if not re.fullmatch(r"[0-9A-F-]+", snapshot):
+                raise ValueError(snapshot)
+            db.session.execute(text(f"SET TRANSACTION SNAPSHOT '{snapshot}'"))
+            _sort_in_memory()
+            return work()
+        finally:
+            db.session.rollback()
 
 
 def _change(before: int, now: int) -> float | None:
@@ -434,10 +494,10 @@ def _latest_statuses(period: Period, service_id: int | None) -> dict[str, int]:
     return dict(db.session.execute(query).all())
 
 
-def _percentiles_in_sql(measures: dict, conditions: list) -> dict:
-    # One pass over the period's conversations; each percentile_cont sorts only its channel's
-    # values, once for both quantiles. date_part gives floats, cheaper to sort than extract's
-    # numerics.
+def _percentiles_in_sql(measures: dict, conditions: list) -> tuple[dict, dict]:
+    # One pass over the period's conversations, the abandoned ones counted too; each
+    # percentile_cont sorts only its channel's values, once for both quantiles. date_part gives
+    # floats, cheaper to sort than extract's numerics.
     columns = []
     for start, end in measures.values():
         seconds = func.date_part("epoch", end - start)
@@ -447,6 +507,10 @@ def _percentiles_in_sql(measures: dict, conditions: list) -> dict:
                 func.count().filter(measured),
                 func.percentile_cont(array([0.5, 0.9])).within_group(seconds).filter(measured),
             ]
+    columns += [
+        func.count().filter(Conversation.abandoned.is_(True), Conversation.channel == channel)
+        for channel in CHANNELS
+    ]
     row = iter(db.session.execute(select(*columns).where(*conditions)).one())
     result: dict = {}
     for name in measures:
@@ -455,7 +519,7 @@ def _percentiles_in_sql(measures: dict, conditions: list) -> dict:
             count, quantiles = next(row), next(row)
             median, p90 = quantiles or (None, None)
             result[name][channel] = {"n": count, "median": _round(median), "p90": _round(p90)}
-    return result
+    return result, _abandoned_of({channel: next(row) for channel in CHANNELS})
 
 
 def _percentiles_in_python(measures: dict, conditions: list) -> dict:
