@@ -6,18 +6,16 @@ permissions apply to everything it does; the scopes below only keep whole areas 
 have no business there.
 """
 
-import hashlib
-import hmac
 import re
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from flask import current_app
 from sqlalchemy import or_, select, update
 
 from helpline.api.models import ApiToken
 from helpline.auth.models import StaffUser
+from helpline.codes import keyed_hash
 from helpline.extensions import db
 from helpline.inbox import service as inbox
 from helpline.inbox.errors import InboxError, NotAllowed, NotFound
@@ -179,8 +177,7 @@ def report(first: date, last: date, service: str | None) -> dict:
 
 
 def _hash(value: str) -> str:
-    key = current_app.config["HASH_KEY"]
-    return hmac.new(key, f"api-token:{value}".encode(), hashlib.sha256).hexdigest()
+    return keyed_hash("api-token", value)
 
 
 def _touch(token: ApiToken, now: datetime) -> None:

@@ -6,17 +6,15 @@ partial unique index on (therapist, start): two counsellors booking the same slo
 cannot both succeed, whatever the application does.
 """
 
-import hashlib
-import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from flask import current_app
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
 from helpline.auth.models import StaffUser
+from helpline.codes import ALPHABET, keyed_hash, normalise
 from helpline.encryption import seal, unseal
 from helpline.extensions import db
 from helpline.followup.models import (
@@ -36,8 +34,6 @@ from helpline.phone import service as phone
 from helpline.phone.models import PhoneLine
 from helpline.timeutil import local_today, to_local, to_utc, utcnow
 
-# Crockford's base32, as for form reply codes: read aloud over the phone without confusion.
-ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 CODE_LENGTH = 8
 HOLDING_INDEX = "uq_booking_therapist_start_holding"
 # How far ahead counsellors can book, and how early a booked chat can be opened.
@@ -608,12 +604,6 @@ def describe(moment_utc: datetime) -> str:
     return to_local(moment_utc).strftime("%a %d %b %Y %H:%M")
 
 
-def normalise(text: str) -> str:
-    """Read a typed code forgivingly: case, blanks and dashes do not matter."""
-    cleaned = "".join(ch for ch in text.upper() if ch.isalnum())
-    return cleaned.translate(str.maketrans({"O": "0", "I": "1", "L": "1"}))
-
-
 # --- internals ---------------------------------------------------------------------------------
 
 
@@ -738,13 +728,11 @@ def _new_code() -> str:
 
 
 def _code_hash(code: str) -> str:
-    key = current_app.config["HASH_KEY"]
-    return hmac.new(key, f"booking:{code}".encode(), hashlib.sha256).hexdigest()
+    return keyed_hash("booking", code)
 
 
 def _calendar_hash(token: str) -> str:
-    key = current_app.config["HASH_KEY"]
-    return hmac.new(key, f"calendar:{token}".encode(), hashlib.sha256).hexdigest()
+    return keyed_hash("calendar", token)
 
 
 def _booking(booking_id: int) -> Booking:

@@ -22,6 +22,7 @@ from flask_login import current_user, login_required
 from icalendar import Calendar, Event
 from marshmallow import ValidationError
 
+from helpline.codes import group
 from helpline.extensions import csrf, csrf_valid, db, limiter
 from helpline.followup import service
 from helpline.followup.models import Booking  # also makes the tables known to migrations
@@ -34,7 +35,6 @@ from helpline.followup.schemas import (
     RescheduleSchema,
     RuleSchema,
 )
-from helpline.forms.service import group
 from helpline.inbox.errors import InboxError, NotAllowed, NotFound
 from helpline.timeutil import to_local, utcnow
 

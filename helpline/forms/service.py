@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from helpline.auth.models import StaffUser, hasher
+from helpline.codes import ALPHABET, group, keyed_hash, normalise
 from helpline.encryption import seal, unseal
 from helpline.extensions import db
 from helpline.forms.models import FormSubmission
@@ -28,8 +29,6 @@ from helpline.inbox.permissions import require
 from helpline.mail import send_mail
 from helpline.timeutil import utcnow
 
-# Crockford's base32: no I, L, O or U, so a code read aloud or written down survives.
-ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 CODE_LENGTH = 8  # 40 bits: the case number
 SECRET_LENGTH = 12  # 60 bits: the password; a guess must get both right
 DUPLICATE_WINDOW = timedelta(minutes=30)
@@ -68,20 +67,8 @@ def _derive(purpose: str, submission_key: str, length: int) -> str:
     return "".join(chars)
 
 
-def group(text: str) -> str:
-    """Write a code in groups of four: 7K3M-9QPX."""
-    return "-".join(text[i : i + 4] for i in range(0, len(text), 4))
-
-
-def normalise(text: str) -> str:
-    """Read a typed code forgivingly: case, blanks and dashes do not matter; O is 0, I and L 1."""
-    cleaned = "".join(ch for ch in text.upper() if ch.isalnum())
-    return cleaned.translate(str.maketrans({"O": "0", "I": "1", "L": "1"}))
-
-
 def _code_hash(code: str) -> str:
-    key = current_app.config["HASH_KEY"]
-    return hmac.new(key, f"reply-code:{code}".encode(), hashlib.sha256).hexdigest()
+    return keyed_hash("reply-code", code)
 
 
 def render_answers(answers: dict) -> str:

@@ -4,8 +4,6 @@ Channels (chat, form, phone) and the staff surfaces call these functions; none o
 Conversation or a Message itself.
 """
 
-import hashlib
-import hmac
 import secrets
 import statistics
 from collections.abc import Callable
@@ -19,6 +17,7 @@ from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from helpline.auth.models import StaffUser
+from helpline.codes import keyed_hash
 from helpline.extensions import db
 from helpline.inbox import broadcast, categories, hours, signals
 from helpline.inbox.errors import (
@@ -334,12 +333,12 @@ def open_for_staff(conversation_id: int, user: StaffUser, since_seq: int = 0) ->
 
 def client_for_browser(browser_token: str) -> Client:
     """The anonymous client behind a browser token, created on first use."""
-    return _client_known_by("browser_hash", _keyed_hash("browser", browser_token))
+    return _client_known_by("browser_hash", keyed_hash("browser", browser_token))
 
 
 def client_for_phone(number: str) -> Client:
     """The anonymous client behind a caller's number, known only by its keyed hash."""
-    return _client_known_by("phone_hash", _keyed_hash("phone", number))
+    return _client_known_by("phone_hash", keyed_hash("phone", number))
 
 
 def _client_known_by(column: str, digest: str) -> Client:
@@ -966,11 +965,6 @@ def set_takes_calls(user: StaffUser, on: bool) -> None:
 
 
 # --- internals -------------------------------------------------------------------------------
-
-
-def _keyed_hash(purpose: str, value: str) -> str:
-    key = current_app.config["HASH_KEY"]
-    return hmac.new(key, f"{purpose}:{value}".encode(), hashlib.sha256).hexdigest()
 
 
 def _opened_by(client: Client, client_msg_id: str) -> Posted | None:
