@@ -13,18 +13,13 @@ from pathlib import Path
 
 import pytest
 import requests
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service as ChromeService
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
-from selenium.webdriver.support.ui import WebDriverWait
 
+from tests.browsers import start_chromium, wait
 from tests.factories import call_sid, twilio_signature
 from tests.servers import Server, flask_command
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-WAIT = 20
 SECRET_KEY = "test-phone-inbox"
 SIMULATED_ACCOUNT_SID = "AC" + "0" * 32
 SIMULATED_AUTH_TOKEN = hashlib.sha256(b"twilio-simulator:" + SECRET_KEY.encode()).hexdigest()
@@ -61,28 +56,11 @@ def server(tmp_path_factory):
 
 @pytest.fixture
 def open_browser(tmp_path):
-    """Start a fresh headless Chromium, each with its own profile (no shared storage)."""
+    """Start headless Chromiums, each with its own profile; all quit after the test."""
     started = []
 
-    def start(width: int = 1280, height: int = 900) -> webdriver.Chrome:
-        options = webdriver.ChromeOptions()
-        options.binary_location = CHROMIUM
-        for argument in (
-            "--headless=new",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            f"--window-size={width},{height}",
-            f"--user-data-dir={tmp_path / f'profile-{len(started)}'}",
-        ):
-            options.add_argument(argument)
-        driver = webdriver.Chrome(
-            service=ChromeService(executable_path=CHROMEDRIVER), options=options
-        )
+    def start(width: int = 1280, height: int = 900):
+        driver = start_chromium(tmp_path / f"profile-{len(started)}", width, height)
         started.append(driver)
         return driver
 
@@ -123,10 +101,6 @@ class Call:
             RecordingUrl=f"https://simulator.invalid/Recordings/{recording_sid}",
             RecordingDuration=str(seconds),
         )
-
-
-def wait(driver, condition, message: str = ""):
-    return WebDriverWait(driver, WAIT).until(condition, message)
 
 
 def text_in(element_id: str, text: str):

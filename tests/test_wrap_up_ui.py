@@ -4,19 +4,15 @@ import uuid
 from pathlib import Path
 
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service as ChromeService
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
-from selenium.webdriver.support.ui import Select, WebDriverWait
+from selenium.webdriver.support.ui import Select
 
+from tests.browsers import start_chromium, wait
 from tests.servers import Server, flask_command
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-WAIT = 20
 SCREENSHOTS = Path("/tmp")
 SUMMARY = "Dreiging met delen van foto; uitgelegd hoe te melden."
 
@@ -41,28 +37,9 @@ def server(tmp_path_factory):
 
 @pytest.fixture
 def browser(tmp_path):
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--window-size=1280,900",
-        f"--user-data-dir={tmp_path / 'profile'}",
-    ):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(service=ChromeService(executable_path=CHROMEDRIVER), options=options)
+    driver = start_chromium(tmp_path / "profile", 1280, 900)
     yield driver
     driver.quit()
-
-
-def wait(driver, condition, message: str = ""):
-    return WebDriverWait(driver, WAIT).until(condition, message)
 
 
 def keys(driver, *sequence) -> None:
