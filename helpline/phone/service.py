@@ -153,7 +153,8 @@ def left_queue(call_sid: str, result: str, now: datetime | None = None) -> str:
     if call is None:
         return twiml.empty()
     if result == "hangup":
-        return _caller_hung_up(call, now) or twiml.empty()
+        _caller_hung_up(call, now)
+        return twiml.empty()
     if result in ("leave", "queue-full", "error", "system-shutdown"):
         line = _line(call.conversation_id)
         if call.conversation.state != "queued":
@@ -430,16 +431,12 @@ def dial_back(
     service = conversation.service
     if not service.phone_number:
         raise CannotCallBack("This service has no phone number to call from.")
-    under_way = db.session.scalar(
-        select(PhoneCall.id).where(
-            PhoneCall.conversation_id == conversation.id,
-            PhoneCall.direction == "callback",
-            PhoneCall.leg == "staff",
-            PhoneCall.status_rank < STATUS_RANK["completed"],
-            PhoneCall.created_at > now - CALLBACK_UNDER_WAY,
+    legs = db.session.scalars(
+        select(PhoneCall).where(
+            PhoneCall.conversation_id == conversation.id, PhoneCall.direction == "callback"
         )
     )
-    if under_way is not None:
+    if any(_callback_under_way(leg, now) for leg in legs):
         raise InvalidState("A callback is already under way.")
     conversation_id = conversation.id
     endpoint = user.phone_endpoint
@@ -538,13 +535,7 @@ def details(conversations: list[Conversation]) -> dict[int, dict]:
                 "withheld": line.withheld,
                 "can_call_back": refusal is None,
                 "call_back_refusal": refusal,
-                "callback_under_way": any(
-                    c.direction == "callback"
-                    and c.leg == "staff"
-                    and c.status_rank < 4
-                    and c.created_at > utcnow() - CALLBACK_UNDER_WAY
-                    for c in legs
-                ),
+                "callback_under_way": any(_callback_under_way(c, utcnow()) for c in legs),
                 "callbacks": sum(1 for c in legs if c.direction == "callback" and c.leg == "staff"),
                 "talk_seconds": inbound.talk_seconds if inbound else None,
                 "call_seconds": inbound.duration_seconds if inbound else None,
@@ -642,20 +633,28 @@ def _move_stage(
     return bool(moved)
 
 
-def _caller_hung_up(call: PhoneCall, now: datetime | None) -> str | None:
+def _caller_hung_up(call: PhoneCall, now: datetime | None) -> None:
     conversation_id = call.conversation_id
     line = _line(conversation_id)
     if line.stage in WAITING_STAGES:
         db.session.rollback()
-        return None
+        return
     talk = call.talk_seconds
     if talk is None and call.answered_at is not None:
         talk = int(((now or utcnow()) - call.answered_at).total_seconds())
     _move_stage(line, ("ringing", "menu", "connected"), "ended", commit=False)
-    moved = inbox.caller_gone(conversation_id, now, duration=talk_time(talk))
-    if moved is None:
+    if inbox.caller_gone(conversation_id, now, duration=talk_time(talk)) is None:
         db.session.commit()
-    return None
+
+
+def _callback_under_way(call: PhoneCall, now: datetime) -> bool:
+    """A callback whose counsellor leg has not ended, and not been silent for too long."""
+    return (
+        call.direction == "callback"
+        and call.leg == "staff"
+        and call.status_rank < STATUS_RANK["completed"]
+        and call.created_at > now - CALLBACK_UNDER_WAY
+    )
 
 
 def _child_of_callback(call_sid: str, parent_sid: str | None, now: datetime) -> PhoneCall | None:
