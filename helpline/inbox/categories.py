@@ -3,7 +3,7 @@
 import re
 import unicodedata
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 
 from helpline.auth.models import StaffUser
 from helpline.extensions import db
@@ -253,16 +253,21 @@ def offer(user: StaffUser, category_id: int, service_slugs: list[str]) -> None:
     db.session.commit()
 
 
+_tagged = ConversationCategory.__table__
+_categories = Category.__table__
+_names_statement = (
+    select(_tagged.c.conversation_id, _categories.c.id, _categories.c.name)
+    .join(_categories, _categories.c.id == _tagged.c.category_id)
+    .where(_tagged.c.conversation_id.in_(bindparam("ids", expanding=True)))
+    .order_by(_categories.c.position, _categories.c.id)
+)
+
+
 def names_of(conversation_ids: list[int]) -> dict[int, list[dict]]:
-    """The categories of each conversation, in taxonomy order."""
+    """The categories of each conversation, in taxonomy order (a Core statement built once)."""
     if not conversation_ids:
         return {}
-    rows = db.session.execute(
-        select(ConversationCategory.conversation_id, Category.id, Category.name)
-        .join(Category, Category.id == ConversationCategory.category_id)
-        .where(ConversationCategory.conversation_id.in_(conversation_ids))
-        .order_by(Category.position, Category.id)
-    )
+    rows = db.session.connection().execute(_names_statement, {"ids": conversation_ids})
     found: dict[int, list[dict]] = {}
     for conversation_id, category_id, name in rows:
         found.setdefault(conversation_id, []).append({"id": category_id, "name": name})

@@ -56,6 +56,10 @@ class Client(db.Model):
     phone_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
+    # Not a column: set on a client created in this transaction, whose conversation is
+    # therefore their first (the inbox row needs no count of earlier ones).
+    first_contact = False
+
 
 class Conversation(db.Model):
     __tablename__ = "conversation"

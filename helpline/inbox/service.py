@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import Update, and_, bindparam, case, delete, func, insert, select, update
+from sqlalchemy import Insert, Update, and_, bindparam, case, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
@@ -206,31 +207,43 @@ def _survey_url(conversation: Conversation) -> str | None:
     return None if survey.is_answered(conversation.id) else survey.link_for(conversation)
 
 
-def summary(conversation: Conversation) -> dict:
+# Built once: every inbox-row update runs them.
+_messages = Message.__table__
+_conversations = Conversation.__table__
+_unread_of = (
+    select(_messages.c.conversation_id, func.count())
+    .join(_conversations, _conversations.c.id == _messages.c.conversation_id)
+    .where(
+        _messages.c.conversation_id.in_(bindparam("ids", expanding=True)),
+        _messages.c.sender == "visitor",
+        _messages.c.seq > _conversations.c.staff_read_seq,
+    )
+    .group_by(_messages.c.conversation_id)
+)
+_per_client = (
+    select(_conversations.c.client_id, func.count())
+    .where(_conversations.c.client_id.in_(bindparam("ids", expanding=True)))
+    .group_by(_conversations.c.client_id)
+)
+
+
+def summary(conversation: Conversation, *, first_contact: bool = False) -> dict:
     """The inbox-list row of one conversation."""
-    return summaries([conversation])[0]
+    return summaries([conversation], first_contact=first_contact)[0]
 
 
-def summaries(conversations: list[Conversation]) -> list[dict]:
-    """Inbox-list rows, with unread counts and earlier contacts fetched in two queries."""
+def summaries(conversations: list[Conversation], *, first_contact: bool = False) -> list[dict]:
+    """Inbox-list rows, with unread counts and earlier contacts fetched in two queries.
+
+    `first_contact`: every one of these is its client's first conversation (nothing to count).
+    """
     if not conversations:
         return []
+    db.session.flush()  # the Core reads below see this transaction's changes
     # A call has no written messages from the caller: nothing to count unread.
     written = [c.id for c in conversations if c.channel != "phone"]
-    unread_rows = (
-        db.session.execute(
-            select(Message.conversation_id, func.count())
-            .join(Conversation, Conversation.id == Message.conversation_id)
-            .where(
-                Message.conversation_id.in_(written),
-                Message.sender == "visitor",
-                Message.seq > Conversation.staff_read_seq,
-            )
-            .group_by(Message.conversation_id)
-        ).all()
-        if written
-        else []
-    )
+    connection = db.session.connection()
+    unread_rows = connection.execute(_unread_of, {"ids": written}).all() if written else []
     unread = dict(unread_rows)
     # Categories are chosen at closing: only closed conversations can have them.
     tagged = categories.names_of([c.id for c in conversations if c.state == "closed"])
@@ -240,14 +253,8 @@ def summaries(conversations: list[Conversation]) -> list[dict]:
             extras.setdefault(conversation_id, {}).update(extra)
     client_ids = {c.client_id for c in conversations if c.client_id is not None}
     per_client: dict[int, int] = {}
-    if client_ids:
-        per_client = dict(
-            db.session.execute(
-                select(Conversation.client_id, func.count())
-                .where(Conversation.client_id.in_(client_ids))
-                .group_by(Conversation.client_id)
-            ).all()
-        )
+    if client_ids and not first_contact:
+        per_client = dict(connection.execute(_per_client, {"ids": list(client_ids)}).all())
     return [
         summary_payload(
             c,
@@ -342,18 +349,42 @@ def client_for_phone(number: str) -> Client:
 
 
 def _client_known_by(column: str, digest: str) -> Client:
-    attribute = getattr(Client, column)
-    client = db.session.scalar(select(Client).where(attribute == digest))
-    if client is not None:
-        return client
-    try:
-        with db.session.begin_nested():
-            client = Client(**{column: digest})
-            db.session.add(client)
-    except IntegrityError:
-        # The same person arriving twice at once: the other request created the row.
-        client = db.session.scalar(select(Client).where(attribute == digest))
+    """The client known by this hash, created if new.
+
+    One INSERT ... ON CONFLICT DO NOTHING: the same person arriving twice at once cannot make
+    two clients, and a new person costs no look-up first.
+    """
+    connection = db.session.connection()
+    now = utcnow()
+    created = connection.execute(
+        _insert_client(connection.dialect.name, column), {column: digest, "created_at": now}
+    ).scalar()
+    if created is None:
+        return db.session.scalar(select(Client).where(getattr(Client, column) == digest))
+    values = {"browser_hash": None, "phone_hash": None, column: digest}
+    client = Client(id=created, created_at=now, **values)
+    make_transient_to_detached(client)
+    db.session.add(client)
+    client.first_contact = True
     return client
+
+
+_insert_client_statements: dict[tuple[str, str], Insert] = {}
+
+
+def _insert_client(dialect: str, column: str) -> Insert:
+    statement = _insert_client_statements.get((dialect, column))
+    if statement is None:
+        table = Client.__table__
+        dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = (
+            dialect_insert(table)
+            .values({column: bindparam(column), "created_at": bindparam("created_at")})
+            .on_conflict_do_nothing(index_elements=[table.c[column]])
+            .returning(table.c.id)
+        )
+        _insert_client_statements[(dialect, column)] = statement
+    return statement
 
 
 def new_client() -> Client:
@@ -361,6 +392,7 @@ def new_client() -> Client:
     client = Client()
     db.session.add(client)
     db.session.flush()
+    client.first_contact = True
     return client
 
 
@@ -428,9 +460,10 @@ def open_conversation(
     db.session.add(conversation)
     db.session.add(ContactMoment(conversation=conversation, kind="inbound", started_at=now))
     try:
-        db.session.flush()
         if event is None:
-            message = _append(conversation, "visitor", body, client_msg_id=client_msg_id, now=now)
+            message = _append(
+                conversation, "visitor", body, client_msg_id=client_msg_id, now=now, first=True
+            )
         else:
             message = _append(
                 conversation,
@@ -440,9 +473,12 @@ def open_conversation(
                 kind="event",
                 event=event,
                 now=now,
+                first=True,
             )
         if attach is not None:
             attach(conversation)
+        first_contact, client.first_contact = client.first_contact, False
+        publish = _prepare_new_conversation(conversation, first_contact=first_contact)
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
@@ -450,7 +486,7 @@ def open_conversation(
         if retried is None:
             raise
         return retried
-    _announce_new_conversation(conversation)
+    publish()
     return Posted(conversation, message, True)
 
 
@@ -582,8 +618,7 @@ def claim(conversation_id: int, user: StaffUser, now: datetime | None = None) ->
     db.session.expire(conversation)
     event = _append_event(conversation, "joined", user, now)
     _audit(user, "conversation.claim", conversation)
-    db.session.commit()
-    _publish_change(conversation, event)
+    _commit_change(conversation, event)
     signals.claimed.send(conversation, user=user)
     return conversation
 
@@ -625,8 +660,7 @@ def transfer(
     db.session.expire(conversation)
     event = _append_event(conversation, "transferred" if target else "requeued", target, now)
     _audit(user, "conversation.transfer", conversation, {"from": current, "to": to_user_id})
-    db.session.commit()
-    _publish_change(conversation, event)
+    _commit_change(conversation, event)
     if target is not None:
         broadcast.to_staff(
             "assigned", {"conversation_id": conversation.id, "by": user.display_name}, target.id
@@ -647,8 +681,7 @@ def end(conversation_id: int, user: StaffUser, now: datetime | None = None) -> C
         conversation.assignee_id = user.id
     event = _append_event(conversation, "ended", user, now)
     _audit(user, "conversation.end", conversation)
-    db.session.commit()
-    _publish_change(conversation, event)
+    _commit_change(conversation, event)
     return conversation
 
 
@@ -677,8 +710,7 @@ def close(
     event = _append_event(conversation, "closed", user, now)
     _audit(user, "conversation.close", conversation, {"categories": chosen})
     signals.closing.send(conversation)
-    db.session.commit()
-    _publish_change(conversation, event)
+    _commit_change(conversation, event)
     return conversation
 
 
@@ -897,8 +929,7 @@ def requeue(conversation_id: int, event: str, now: datetime | None = None) -> Co
         return None
     db.session.expire(conversation)
     message = _append_event(conversation, event, assignee, now)
-    db.session.commit()
-    _publish_change(conversation, message)
+    _commit_change(conversation, message)
     return conversation
 
 
@@ -928,25 +959,28 @@ def audit_change(user: StaffUser, action: str, detail: dict) -> None:
     db.session.commit()
 
 
+_staff = StaffUser.__table__
+_busy = (
+    select(func.count())
+    .select_from(_conversations)
+    .where(_conversations.c.assignee_id == _staff.c.id, _conversations.c.state == "active")
+    .scalar_subquery()
+)
+_available_for_calls = (
+    select(_staff.c.id)
+    .where(
+        _staff.c.active.is_(True),
+        _staff.c.takes_calls.is_(True),
+        _staff.c.phone_endpoint.is_not(None),
+        _busy < _staff.c.max_chats,
+    )
+    .limit(1)
+)
+
+
 def staff_available_for_calls(service_id: int) -> bool:
     """Someone takes calls now and has room for one more conversation."""
-    busy = (
-        select(func.count())
-        .select_from(Conversation)
-        .where(Conversation.assignee_id == StaffUser.id, Conversation.state == "active")
-        .scalar_subquery()
-    )
-    found = db.session.scalar(
-        select(StaffUser.id)
-        .where(
-            StaffUser.active.is_(True),
-            StaffUser.takes_calls.is_(True),
-            StaffUser.phone_endpoint.is_not(None),
-            busy < StaffUser.max_chats,
-        )
-        .limit(1)
-    )
-    return found is not None
+    return db.session.connection().execute(_available_for_calls).first() is not None
 
 
 def set_takes_calls(user: StaffUser, on: bool) -> None:
@@ -983,17 +1017,24 @@ def _opened_by(client: Client, client_msg_id: str) -> Posted | None:
     return Posted(conversation, message, False)
 
 
-_next_seq_statements: dict[tuple[str, ...], Update] = {}
+_MESSAGE_COLUMNS = (
+    "conversation_id",
+    "seq",
+    "client_msg_id",
+    "sender",
+    "author_id",
+    "kind",
+    "event",
+    "body",
+    "created_at",
+)
 _insert_message = insert(Message.__table__)
+_next_seq_statements: dict[tuple[str, ...], Update] = {}
+_append_statements: dict[tuple[str, ...], Insert] = {}
 
 
-def _next_seq(conversation: Conversation, **also) -> int:
-    """Hand out the next sequence number, setting `also` on the conversation in the same UPDATE.
-
-    The UPDATE takes the conversation's row lock until commit, so sequence numbers of one
-    conversation become visible in order: a reader that has seen seq n never misses n-1.
-    """
-    names = tuple(sorted(also))
+def _next_seq_statement(names: tuple[str, ...]) -> Update:
+    """UPDATE conversation SET last_seq = last_seq + 1, <names> ... RETURNING last_seq."""
     statement = _next_seq_statements.get(names)
     if statement is None:
         # Built once per set of columns and run as plain Core: on this path (every message),
@@ -1006,9 +1047,45 @@ def _next_seq(conversation: Conversation, **also) -> int:
             .returning(table.c.last_seq)
         )
         _next_seq_statements[names] = statement
+    return statement
+
+
+def _append_statement(names: tuple[str, ...]) -> Insert:
+    """PostgreSQL: the sequence number and the message in one statement (one round trip).
+
+    WITH next AS (UPDATE conversation ... RETURNING last_seq)
+    INSERT INTO message (...) SELECT ..., next.last_seq, ... FROM next RETURNING id, seq
+    """
+    statement = _append_statements.get(names)
+    if statement is None:
+        table = Message.__table__
+        following = _next_seq_statement(names).cte("next_seq")
+        values = [
+            following.c.last_seq
+            if name == "seq"
+            # Prefixed: a parameter named like a column would also be SET by the UPDATE.
+            else bindparam(f"message_{name}", type_=table.c[name].type)
+            for name in _MESSAGE_COLUMNS
+        ]
+        statement = (
+            insert(table)
+            .from_select(list(_MESSAGE_COLUMNS), select(*values))
+            .returning(table.c.id, table.c.seq)
+        )
+        _append_statements[names] = statement
+    return statement
+
+
+def _next_seq(conversation: Conversation, **also) -> int:
+    """Hand out the next sequence number, setting `also` on the conversation in the same UPDATE.
+
+    The UPDATE takes the conversation's row lock until commit, so sequence numbers of one
+    conversation become visible in order: a reader that has seen seq n never misses n-1.
+    """
+    names = tuple(sorted(also))
     db.session.flush()  # what the ORM's autoflush did before an UPDATE
     parameters = {"conversation_id": conversation.id} | {f"new_{n}": also[n] for n in names}
-    seq = db.session.connection().execute(statement, parameters).scalar_one()
+    seq = db.session.connection().execute(_next_seq_statement(names), parameters).scalar_one()
     set_committed_value(conversation, "last_seq", seq)
     for name, value in also.items():
         set_committed_value(conversation, name, value)
@@ -1025,7 +1102,13 @@ def _append(
     kind: str = "text",
     event: str | None = None,
     now: datetime | None = None,
+    first: bool = False,
 ) -> Message:
+    """Store the conversation's next message, under the conversation's row lock.
+
+    With `first`, the conversation is new in this transaction and not flushed yet: the message
+    is number 1, written with it, and no UPDATE is needed.
+    """
     now = now or utcnow()
     also: dict = {}
     if kind == "text":
@@ -1033,8 +1116,8 @@ def _append(
     if sender == "visitor":
         also.update(visitor_left_at=None, visitor_seen_at=now)
     values = {
-        "conversation_id": conversation.id,
-        "seq": _next_seq(conversation, **also),
+        "conversation_id": None,
+        "seq": None,
         "client_msg_id": client_msg_id,
         "sender": sender,
         "author_id": author.id if author else None,
@@ -1043,10 +1126,33 @@ def _append(
         "body": body,
         "created_at": now,
     }
+    connection = db.session.connection()
+    if first:
+        conversation.last_seq = 1
+        for name, value in also.items():
+            setattr(conversation, name, value)
+        db.session.flush()
+        values.update(conversation_id=conversation.id, seq=1)
+        message_id = connection.execute(_insert_message, values).inserted_primary_key[0]
+    elif connection.dialect.name == "postgresql":
+        names = tuple(sorted(also))
+        db.session.flush()
+        parameters = (
+            {f"message_{name}": value for name, value in values.items()}
+            | {"message_conversation_id": conversation.id, "conversation_id": conversation.id}
+            | {f"new_{n}": also[n] for n in names}
+        )
+        message_id, seq = connection.execute(_append_statement(names), parameters).one()
+        values.update(conversation_id=conversation.id, seq=seq)
+        set_committed_value(conversation, "last_seq", seq)
+        for name, value in also.items():
+            set_committed_value(conversation, name, value)
+    else:
+        values.update(conversation_id=conversation.id, seq=_next_seq(conversation, **also))
+        message_id = connection.execute(_insert_message, values).inserted_primary_key[0]
     # A Core INSERT instead of a unit-of-work flush (the larger cost on this path); the row is
     # then put in the session as a loaded object, as a flush would have left it.
-    inserted = db.session.connection().execute(_insert_message, values)
-    message = Message(id=inserted.inserted_primary_key[0], author=author, **values)
+    message = Message(id=message_id, author=author, **values)
     make_transient_to_detached(message)
     db.session.add(message)
     return message
@@ -1156,6 +1262,7 @@ def _visitor_goes(conversation: Conversation, event: str, now: datetime | None) 
     state = "closed" if conversation.state == "queued" else "wrap_up"
     moved = _leave_state(conversation, state, event, now)
     if moved is None:
+        db.session.rollback()
         raise InvalidState()
     return moved
 
@@ -1170,6 +1277,24 @@ def _set_categories(conversation: Conversation, chosen: list[int]) -> None:
     )
 
 
+_leave_state_statements: dict[tuple[str, ...], Update] = {}
+
+
+def _leave_state_statement(names: tuple[str, ...]) -> Update:
+    statement = _leave_state_statements.get(names)
+    if statement is None:
+        statement = (
+            update(_conversations)
+            .where(
+                _conversations.c.id == bindparam("conversation_id"),
+                _conversations.c.state == bindparam("from_state"),
+            )
+            .values(**{name: bindparam(f"new_{name}") for name in names})
+        )
+        _leave_state_statements[names] = statement
+    return statement
+
+
 def _leave_state(
     conversation: Conversation, state: str, event: str, now: datetime, **params: str
 ) -> Conversation | None:
@@ -1177,14 +1302,13 @@ def _leave_state(
     values: dict = {"state": state, "ended_at": now}
     if state == "closed":
         values.update(abandoned=True, closed_at=now)
-    result = db.session.execute(
-        update(Conversation)
-        .where(Conversation.id == conversation.id, Conversation.state == conversation.state)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
+    db.session.flush()
+    parameters = {"conversation_id": conversation.id, "from_state": conversation.state} | {
+        f"new_{name}": value for name, value in values.items()
+    }
+    result = db.session.connection().execute(_leave_state_statement(tuple(values)), parameters)
     if result.rowcount != 1:
-        db.session.rollback()
+        # Moved on meanwhile: nothing written here; the caller's other changes are its own.
         return None
     # The row now holds exactly these values: no need to read it back.
     for name, value in values.items():
@@ -1192,8 +1316,7 @@ def _leave_state(
     message = _append_event(conversation, event, None, now, **params)
     if state == "closed":
         signals.closing.send(conversation)
-    db.session.commit()
-    _publish_change(conversation, message)
+    _commit_change(conversation, message)
     return conversation
 
 
@@ -1238,7 +1361,10 @@ def _announce_presence(conversation_ids: list[int]) -> None:
 
 
 def _announce(conversation: Conversation, *, everyone: bool) -> None:
-    row = summary(conversation)
+    _send_row(conversation, summary(conversation), everyone=everyone)
+
+
+def _send_row(conversation: Conversation, row: dict, *, everyone: bool) -> None:
     if everyone or conversation.assignee_id is None:
         broadcast.to_staff("conversation", row)
     else:
@@ -1246,13 +1372,21 @@ def _announce(conversation: Conversation, *, everyone: bool) -> None:
         broadcast.to_viewers(conversation.id, "conversation", row)
 
 
-def _announce_new_conversation(conversation: Conversation) -> None:
-    _announce(conversation, everyone=True)
-    broadcast.to_staff(
-        "new_conversation", {"id": conversation.id, "service": conversation.service.slug}
-    )
-    if conversation.channel == "chat":
-        _update_queue(conversation.service_id)
+def _prepare_new_conversation(
+    conversation: Conversation, *, first_contact: bool
+) -> Callable[[], None]:
+    """Read the new conversation's row (before commit); the returned function announces it."""
+    row = summary(conversation, first_contact=first_contact)
+    queue = _queue_positions(conversation.service_id) if conversation.channel == "chat" else []
+
+    def publish() -> None:
+        _send_row(conversation, row, everyone=True)
+        broadcast.to_staff(
+            "new_conversation", {"id": conversation.id, "service": conversation.service.slug}
+        )
+        _send_queue(queue)
+
+    return publish
 
 
 def _publish_message(
@@ -1284,14 +1418,13 @@ def _activity(conversation: Conversation, unread: int | None = None) -> dict:
     }
 
 
-_message = Message.__table__
 _unread_statement = (
     select(func.count())
-    .select_from(_message)
+    .select_from(_messages)
     .where(
-        _message.c.conversation_id == bindparam("conversation_id"),
-        _message.c.sender == "visitor",
-        _message.c.seq > bindparam("read_seq"),
+        _messages.c.conversation_id == bindparam("conversation_id"),
+        _messages.c.sender == "visitor",
+        _messages.c.seq > bindparam("read_seq"),
     )
 )
 
@@ -1302,20 +1435,45 @@ def _count_unread(conversation: Conversation) -> int:
     return db.session.connection().execute(_unread_statement, parameters).scalar_one()
 
 
-def _publish_change(conversation: Conversation, event: Message) -> None:
-    _publish_message(conversation, event)
-    _announce(conversation, everyone=True)
-    if conversation.channel == "chat":
-        broadcast.to_visitor(conversation.id, "state", visitor_view(conversation))
-        # Queue positions count waiting chats only: other channels never move them.
-        _update_queue(conversation.service_id)
+def _commit_change(conversation: Conversation, event: Message) -> None:
+    """Commit a change, then tell everyone.
+
+    What they are told is read first, in the same transaction: publishing needs no
+    transaction of its own, and what is sent is exactly what was committed.
+    """
+    publish = _prepare_change(conversation, event)
+    db.session.commit()
+    publish()
+
+
+def _prepare_change(conversation: Conversation, event: Message) -> Callable[[], None]:
+    """Read what a change's announcements need; the returned function sends them."""
+    row = summary(conversation)
+    chat = conversation.channel == "chat"
+    view = visitor_view(conversation) if chat else None
+    # Queue positions count waiting chats only: other channels never move them.
+    queue = _queue_positions(conversation.service_id) if chat else []
+
+    def publish() -> None:
+        _publish_message(conversation, event)
+        _send_row(conversation, row, everyone=True)
+        if chat:
+            broadcast.to_visitor(conversation.id, "state", view)
+            _send_queue(queue)
+
+    return publish
 
 
 def _update_queue(service_id: int) -> None:
     """Tell every waiting visitor of this service their new place in the queue."""
+    _send_queue(_queue_positions(service_id))
+
+
+def _queue_positions(service_id: int) -> list[tuple[int, dict]]:
+    """(conversation id, its `queue` payload) of every chat waiting at this service."""
     waiting = list(
         db.session.scalars(
-            select(Conversation)
+            select(Conversation.id)
             .where(
                 and_(
                     Conversation.service_id == service_id,
@@ -1327,17 +1485,23 @@ def _update_queue(service_id: int) -> None:
         )
     )
     if not waiting:
-        return
+        return []
     typical = typical_wait_seconds(service_id)
-    for position, conversation in enumerate(waiting, start=1):
-        broadcast.to_visitor(
-            conversation.id,
-            "queue",
+    return [
+        (
+            conversation_id,
             {
                 "queue_position": position,
                 "estimated_wait_minutes": _estimate_minutes(typical, position),
             },
         )
+        for position, conversation_id in enumerate(waiting, start=1)
+    ]
+
+
+def _send_queue(positions: list[tuple[int, dict]]) -> None:
+    for conversation_id, payload in positions:
+        broadcast.to_visitor(conversation_id, "queue", payload)
 
 
 def _estimate_minutes(typical_seconds: float | None, position: int | None) -> int | None:

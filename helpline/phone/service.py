@@ -8,7 +8,7 @@ import re
 from datetime import datetime, timedelta
 
 from flask import current_app, url_for
-from sqlalchemy import select, update
+from sqlalchemy import Row, Update, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -85,7 +85,7 @@ def incoming_call(call_sid: str, caller: str, called: str, now: datetime | None 
     existing = _call(call_sid)
     if existing is not None:
         return _replay(existing)
-    service = db.session.scalar(select(Service).where(Service.phone_number == called))
+    service = db.session.scalar(_service_by_number, {"number": called})
     if service is None:
         return twiml.goodbye(twiml.UNKNOWN_NUMBER)
     withheld = is_withheld(caller)
@@ -309,19 +309,21 @@ def call_status(
         return
     rank = STATUS_RANK[status]
     final = status in FINAL_STATUSES
-    values: dict = {"status": status, "status_rank": rank}
+    values: dict = {"status": status}
     # An inbound call is answered when put through (put_through); a callback leg when it is.
     answered = call.direction == "callback" and (
         status == "in-progress" or (status == "completed" and (duration or 0) > 0)
     )
     if final:
         values.update(ended_at=now, duration_seconds=duration)
-    moved = db.session.execute(
-        update(PhoneCall)
-        .where(PhoneCall.id == call.id, PhoneCall.status_rank < rank)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    moved = (
+        db.session.connection()
+        .execute(
+            _advance_call(final),
+            {"call_id": call.id, "new_rank": rank} | {f"new_{n}": v for n, v in values.items()},
+        )
+        .rowcount
+    )
     newly_answered = False
     if answered:
         newly_answered = bool(
@@ -332,13 +334,15 @@ def call_status(
                 .execution_options(synchronize_session=False)
             ).rowcount
         )
+    if call.direction == "inbound" and final and moved:
+        # The caller's call ended: its status and what that means, in one transaction.
+        _caller_hung_up(call, now)
+        return
     db.session.commit()
     if not moved and not newly_answered:
         return
     conversation_id = call.conversation_id
     if call.direction == "inbound":
-        if final:
-            _caller_hung_up(call, now)
         return
     if call.leg == "caller":
         if newly_answered:
@@ -500,28 +504,44 @@ def voicemail_for_staff(conversation_id: int, user: StaffUser) -> PhoneLine:
 # --- what the inbox shows -----------------------------------------------------------------------
 
 
+_lines = PhoneLine.__table__
+_legs = PhoneCall.__table__
+_details_statement = (
+    select(
+        _lines.c.conversation_id,
+        _lines.c.stage,
+        _lines.c.withheld,
+        _lines.c.masked_number,
+        _lines.c.sealed_number,
+        _lines.c.recording_sid,
+        _lines.c.recording_seconds,
+        _lines.c.recording_deleted_at,
+        _legs.c.id.label("call_id"),
+        _legs.c.direction,
+        _legs.c.leg,
+        _legs.c.status_rank,
+        _legs.c.created_at,
+        _legs.c.talk_seconds,
+        _legs.c.duration_seconds,
+    )
+    .select_from(_lines.outerjoin(_legs, _legs.c.conversation_id == _lines.c.conversation_id))
+    .where(_lines.c.conversation_id.in_(bindparam("ids", expanding=True)))
+    .order_by(_legs.c.id)
+)
+
+
 def details(conversations: list[Conversation]) -> dict[int, dict]:
     """Phone details of the conversations in an inbox list: no number, only its last digits."""
     ids = [c.id for c in conversations if c.channel == "phone"]
     if not ids:
         return {}
-    lines = {
-        line.conversation_id: line
-        # Fresh rows: the webhooks change them with UPDATEs this session may have read before.
-        for line in db.session.scalars(
-            select(PhoneLine)
-            .where(PhoneLine.conversation_id.in_(ids))
-            .execution_options(populate_existing=True)
-        )
-    }
-    calls: dict[int, list[PhoneCall]] = {}
-    for call in db.session.scalars(
-        select(PhoneCall)
-        .where(PhoneCall.conversation_id.in_(ids))
-        .order_by(PhoneCall.id)
-        .execution_options(populate_existing=True)
-    ):
-        calls.setdefault(call.conversation_id, []).append(call)
+    lines: dict[int, Row] = {}
+    calls: dict[int, list[Row]] = {}
+    # One Core query for both, the line and its call legs: read on every inbox-row update.
+    for row in db.session.connection().execute(_details_statement, {"ids": ids}):
+        lines[row.conversation_id] = row
+        if row.call_id is not None:
+            calls.setdefault(row.conversation_id, []).append(row)
     by_id = {c.id: c for c in conversations}
     shown = {}
     for conversation_id, line in lines.items():
@@ -576,23 +596,51 @@ def _forget_number(conversation: Conversation) -> None:
     """Closing ends the need to call back: the encrypted number goes, only its hash stays."""
     if conversation.channel != "phone":
         return
-    db.session.execute(
-        update(PhoneLine)
-        .where(PhoneLine.conversation_id == conversation.id)
-        .values(sealed_number=None)
-        .execution_options(synchronize_session=False)
-    )
+    db.session.connection().execute(_forget_sealed, {"of_conversation": conversation.id})
 
 
 # --- internals -----------------------------------------------------------------------------------
 
+# Built once: the webhooks run these on every call.
+_service_by_number = select(Service).where(Service.phone_number == bindparam("number"))
+_call_by_sid = select(PhoneCall).where(PhoneCall.call_sid == bindparam("call_sid"))
+_line_of = select(PhoneLine).where(PhoneLine.conversation_id == bindparam("conversation_id"))
+_forget_sealed = (
+    update(_lines)
+    .where(_lines.c.conversation_id == bindparam("of_conversation"))
+    .values(sealed_number=None)
+)
+_move_stage_statement = (
+    update(_lines)
+    .where(
+        _lines.c.id == bindparam("line_id"),
+        _lines.c.stage.in_(bindparam("from_stages", expanding=True)),
+    )
+    .values(stage=bindparam("to_stage"))
+)
+_advance_call_statements: dict[bool, Update] = {}
+
+
+def _advance_call(final: bool) -> Update:
+    """Move a call leg to a later status only (a final one also records its end)."""
+    statement = _advance_call_statements.get(final)
+    if statement is None:
+        names = ("status", "ended_at", "duration_seconds") if final else ("status",)
+        statement = (
+            update(_legs)
+            .where(_legs.c.id == bindparam("call_id"), _legs.c.status_rank < bindparam("new_rank"))
+            .values(status_rank=bindparam("new_rank"), **{n: bindparam(f"new_{n}") for n in names})
+        )
+        _advance_call_statements[final] = statement
+    return statement
+
 
 def _call(call_sid: str) -> PhoneCall | None:
-    return db.session.scalar(select(PhoneCall).where(PhoneCall.call_sid == call_sid))
+    return db.session.scalar(_call_by_sid, {"call_sid": call_sid})
 
 
 def _line(conversation_id: int) -> PhoneLine | None:
-    return db.session.scalar(select(PhoneLine).where(PhoneLine.conversation_id == conversation_id))
+    return db.session.scalar(_line_of, {"conversation_id": conversation_id})
 
 
 def _inbound_call(conversation_id: int) -> PhoneCall | None:
@@ -618,12 +666,9 @@ def _replay(call: PhoneCall) -> str:
 def _move_stage(
     line: PhoneLine, from_stages: tuple[str, ...], to_stage: str, *, commit: bool = True
 ) -> bool:
-    moved = db.session.execute(
-        update(PhoneLine)
-        .where(PhoneLine.id == line.id, PhoneLine.stage.in_(from_stages))
-        .values(stage=to_stage)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    db.session.flush()
+    parameters = {"line_id": line.id, "from_stages": list(from_stages), "to_stage": to_stage}
+    moved = db.session.connection().execute(_move_stage_statement, parameters).rowcount
     if moved:
         set_committed_value(line, "stage", to_stage)
     if commit:
@@ -634,10 +679,11 @@ def _move_stage(
 
 
 def _caller_hung_up(call: PhoneCall, now: datetime | None) -> None:
+    """Commits what the transaction holds (e.g. the call's final status) with the change."""
     conversation_id = call.conversation_id
     line = _line(conversation_id)
     if line.stage in WAITING_STAGES:
-        db.session.rollback()
+        db.session.commit()
         return
     talk = call.talk_seconds
     if talk is None and call.answered_at is not None:
