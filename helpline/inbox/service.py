@@ -11,7 +11,19 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import Insert, Update, and_, bindparam, case, delete, func, insert, select, update
+from sqlalchemy import (
+    Insert,
+    Table,
+    Update,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import make_transient_to_detached
@@ -41,6 +53,7 @@ from helpline.inbox.models import (
     Message,
     Referral,
     Service,
+    person_of,
 )
 from helpline.inbox.payloads import (
     message_payload,
@@ -444,37 +457,34 @@ def open_conversation(
         if not is_open(service, now):
             db.session.rollback()
             raise ServiceClosed()
-    conversation = Conversation(
-        token=secrets.token_urlsafe(32),
-        service=service,
-        channel=channel,
-        state="active" if assign_to else "queued",
-        assignee_id=assign_to.id if assign_to else None,
-        assigned_at=now if assign_to else None,
-        client=client,
-        opening_msg_id=client_msg_id,
-        created_at=now,
-        waiting_since=now,
-        visitor_seen_at=now if channel == "chat" else None,
-    )
-    db.session.add(conversation)
-    db.session.add(ContactMoment(conversation=conversation, kind="inbound", started_at=now))
+    if event is None:
+        sender, kind, text = "visitor", "text", body
+    else:
+        sender, kind, text = (
+            "system",
+            "event",
+            EVENT_TEXT[event].format(name="", **(event_params or {})),
+        )
+    row, also = _message_row(sender, text, client_msg_id, None, kind, event, now)
+    given = {
+        "token": secrets.token_urlsafe(32),
+        "service_id": service.id,
+        "channel": channel,
+        "state": "active" if assign_to else "queued",
+        "client_id": client_id,
+        "assignee_id": assign_to.id if assign_to else None,
+        "assigned_at": now if assign_to else None,
+        "opening_msg_id": client_msg_id,
+        "created_at": now,
+        "waiting_since": now,
+        "visitor_seen_at": now if channel == "chat" else None,
+        "last_seq": 1,
+        **also,
+    }
     try:
-        if event is None:
-            message = _append(
-                conversation, "visitor", body, client_msg_id=client_msg_id, now=now, first=True
-            )
-        else:
-            message = _append(
-                conversation,
-                "system",
-                EVENT_TEXT[event].format(name="", **(event_params or {})),
-                client_msg_id=client_msg_id,
-                kind="event",
-                event=event,
-                now=now,
-                first=True,
-            )
+        conversation = _insert_conversation(given, service, client, assign_to)
+        row.update(conversation_id=conversation.id, seq=1)
+        message = _loaded_message(row, author=None)
         if attach is not None:
             attach(conversation)
         first_contact, client.first_contact = client.first_contact, False
@@ -1102,20 +1112,45 @@ def _append(
     kind: str = "text",
     event: str | None = None,
     now: datetime | None = None,
-    first: bool = False,
 ) -> Message:
-    """Store the conversation's next message, under the conversation's row lock.
+    """Store the conversation's next message, under the conversation's row lock."""
+    row, also = _message_row(sender, body, client_msg_id, author, kind, event, now or utcnow())
+    connection = db.session.connection()
+    db.session.flush()
+    if connection.dialect.name == "postgresql":
+        names = tuple(sorted(also))
+        parameters = (
+            {f"message_{name}": value for name, value in row.items()}
+            | {"message_conversation_id": conversation.id, "conversation_id": conversation.id}
+            | {f"new_{n}": also[n] for n in names}
+        )
+        row["id"], seq = connection.execute(_append_statement(names), parameters).one()
+        row.update(conversation_id=conversation.id, seq=seq)
+        set_committed_value(conversation, "last_seq", seq)
+        for name, value in also.items():
+            set_committed_value(conversation, name, value)
+    else:
+        row.update(conversation_id=conversation.id, seq=_next_seq(conversation, **also))
+    return _loaded_message(row, author)
 
-    With `first`, the conversation is new in this transaction and not flushed yet: the message
-    is number 1, written with it, and no UPDATE is needed.
-    """
-    now = now or utcnow()
+
+def _message_row(
+    sender: str,
+    body: str,
+    client_msg_id: str | None,
+    author: StaffUser | None,
+    kind: str,
+    event: str | None,
+    now: datetime,
+) -> tuple[dict, dict]:
+    """A new message's columns (without conversation and seq), and what it changes on its
+    conversation."""
     also: dict = {}
     if kind == "text":
         also["last_message_at"] = now
     if sender == "visitor":
         also.update(visitor_left_at=None, visitor_seen_at=now)
-    values = {
+    row = {
         "conversation_id": None,
         "seq": None,
         "client_msg_id": client_msg_id,
@@ -1126,36 +1161,69 @@ def _append(
         "body": body,
         "created_at": now,
     }
-    connection = db.session.connection()
-    if first:
-        conversation.last_seq = 1
-        for name, value in also.items():
-            setattr(conversation, name, value)
-        db.session.flush()
-        values.update(conversation_id=conversation.id, seq=1)
-        message_id = connection.execute(_insert_message, values).inserted_primary_key[0]
-    elif connection.dialect.name == "postgresql":
-        names = tuple(sorted(also))
-        db.session.flush()
-        parameters = (
-            {f"message_{name}": value for name, value in values.items()}
-            | {"message_conversation_id": conversation.id, "conversation_id": conversation.id}
-            | {f"new_{n}": also[n] for n in names}
-        )
-        message_id, seq = connection.execute(_append_statement(names), parameters).one()
-        values.update(conversation_id=conversation.id, seq=seq)
-        set_committed_value(conversation, "last_seq", seq)
-        for name, value in also.items():
-            set_committed_value(conversation, name, value)
-    else:
-        values.update(conversation_id=conversation.id, seq=_next_seq(conversation, **also))
-        message_id = connection.execute(_insert_message, values).inserted_primary_key[0]
-    # A Core INSERT instead of a unit-of-work flush (the larger cost on this path); the row is
-    # then put in the session as a loaded object, as a flush would have left it.
-    message = Message(id=message_id, author=author, **values)
+    return row, also
+
+
+def _loaded_message(row: dict, author: StaffUser | None) -> Message:
+    """INSERT the message row unless inserted already (it has an id), with Core instead of a
+    unit-of-work flush (the larger cost on this path); the row is then put in the session as
+    a loaded object, as a flush would have left it."""
+    if "id" not in row:
+        inserted = db.session.connection().execute(_insert_message, row)
+        row["id"] = inserted.inserted_primary_key[0]
+    message = Message(author=author, **row)
     make_transient_to_detached(message)
     db.session.add(message)
     return message
+
+
+def _insert_conversation(
+    given: dict, service: Service, client: Client, assignee: StaffUser | None
+) -> Conversation:
+    """INSERT a new conversation and its first contact moment with Core (the ORM's unit of work
+    costs more than both statements on this path); the conversation is then in the session as
+    a loaded object, with its service, client and assignee."""
+    db.session.flush()  # e.g. the client, when it is new
+    connection = db.session.connection()
+    values = _with_defaults(Conversation.__table__, given)
+    conversation_id = connection.execute(_insert_conversation_row, values).inserted_primary_key[0]
+    connection.execute(
+        _insert_moment,
+        {
+            "conversation_id": conversation_id,
+            "kind": "inbound",
+            "started_at": values["created_at"],
+            "service_id": values["service_id"],
+            "channel": values["channel"],
+            "person": person_of(values["client_id"], conversation_id),
+        },
+    )
+    conversation = Conversation(id=conversation_id, **values)
+    make_transient_to_detached(conversation)
+    db.session.add(conversation)
+    set_committed_value(conversation, "service", service)
+    set_committed_value(conversation, "client", client)
+    set_committed_value(conversation, "assignee", assignee)
+    return conversation
+
+
+def _with_defaults(table: Table, given: dict) -> dict:
+    """Every column but the key: the given value, else the column's scalar default, else None."""
+    values = {}
+    for column in table.columns:
+        if column.primary_key:
+            continue
+        if column.key in given:
+            values[column.key] = given[column.key]
+        elif column.default is not None and column.default.is_scalar:
+            values[column.key] = column.default.arg
+        else:
+            values[column.key] = None
+    return values
+
+
+_insert_conversation_row = insert(Conversation.__table__)
+_insert_moment = insert(ContactMoment.__table__)
 
 
 def _append_event(

@@ -8,7 +8,7 @@ import re
 from datetime import datetime, timedelta
 
 from flask import current_app, url_for
-from sqlalchemy import Row, Update, bindparam, select, update
+from sqlalchemy import Row, Update, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -94,26 +94,26 @@ def incoming_call(call_sid: str, caller: str, called: str, now: datetime | None 
     client = inbox.new_client() if withheld else inbox.client_for_phone(caller)
 
     def attach(conversation: Conversation) -> None:
-        db.session.add(
-            PhoneLine(
-                conversation=conversation,
-                stage="ringing" if available else "menu",
-                withheld=withheld,
-                masked_number=None if withheld else mask(caller),
-                sealed_number=None if withheld else seal(caller),
-            )
-        )
-        db.session.add(
-            PhoneCall(
-                call_sid=call_sid,
-                conversation=conversation,
-                direction="inbound",
-                leg="caller",
-                status="ringing",
-                status_rank=STATUS_RANK["ringing"],
-                created_at=now,
-            )
-        )
+        # Core INSERTs: nothing on this path needs them as objects.
+        connection = db.session.connection()
+        line = {
+            "conversation_id": conversation.id,
+            "stage": "ringing" if available else "menu",
+            "withheld": withheld,
+            "masked_number": None if withheld else mask(caller),
+            "sealed_number": None if withheld else seal(caller),
+        }
+        connection.execute(insert(_lines), line)
+        call = {
+            "call_sid": call_sid,
+            "conversation_id": conversation.id,
+            "direction": "inbound",
+            "leg": "caller",
+            "status": "ringing",
+            "status_rank": STATUS_RANK["ringing"],
+            "created_at": now,
+        }
+        connection.execute(insert(_legs), call)
 
     try:
         posted = inbox.open_conversation(
