@@ -1391,14 +1391,19 @@ def _leave_state(
 def _audit(
     user: StaffUser, action: str, conversation: Conversation | None, detail: dict | None = None
 ) -> None:
-    db.session.add(
-        AuditEntry(
-            actor_id=user.id,
-            action=action,
-            conversation_id=conversation.id if conversation else None,
-            detail=detail,
-        )
-    )
+    # A Core INSERT (staff messages write one each): after a flush, so that a conversation
+    # new in this transaction exists for its foreign key.
+    db.session.flush()
+    values = {
+        "actor_id": user.id,
+        "action": action,
+        "conversation_id": conversation.id if conversation else None,
+        "detail": detail,
+    }
+    db.session.connection().execute(_insert_audit, values)
+
+
+_insert_audit = insert(AuditEntry.__table__)
 
 
 def _mark_seen(conversation_ids: list[int], now: datetime) -> None:
