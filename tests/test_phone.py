@@ -661,6 +661,61 @@ def test_closing_forgets_the_number_so_nobody_can_call_back(line, counsellor, tw
 # --- anonymity -----------------------------------------------------------------------------------
 
 
+def test_the_inbox_is_told_live_whether_a_caller_has_phoned_before(on_call):
+    on_call.drain()
+    first = Caller(on_call.app, number="+31613572468")
+    first.call()
+    first.status("completed", 5)
+    again = Caller(on_call.app, number="+31613572468")
+    again.call()
+
+    announced = {row["id"]: row for row in on_call.received("conversation")}
+
+    assert announced[conversation_of(first).id]["earlier_conversations"] == 0
+    assert announced[conversation_of(again).id]["earlier_conversations"] == 1
+
+
+def test_one_number_ringing_twice_at_the_same_moment_is_one_person(on_call):
+    number = "+31624681357"
+    callers = [Caller(on_call.app, number=number) for _ in range(4)]
+    barrier = threading.Barrier(len(callers))
+    answers: list[int] = []
+
+    def ring(caller: Caller) -> None:
+        params = {
+            "CallSid": caller.sid,
+            "AccountSid": ACCOUNT_SID,
+            "From": number,
+            "To": caller.to,
+            "CallStatus": "ringing",
+            "Direction": "inbound",
+        }
+        signature = twilio_signature(Caller.BASE + "/phone/voice", params)
+        barrier.wait()
+        answer = caller.http.post(
+            "/phone/voice", data=params, headers={"X-Twilio-Signature": signature}
+        )
+        answers.append(answer.status_code)
+
+    threads = [threading.Thread(target=ring, args=(caller,)) for caller in callers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert answers == [200] * len(callers)
+    conversations = [conversation_of(caller) for caller in callers]
+    assert len({c.id for c in conversations}) == len(callers)
+    assert len({c.client_id for c in conversations}) == 1
+    assert db.session.scalar(select(func.count()).select_from(Client)) == 1
+    rows = [
+        row
+        for row in on_call.emit("list", {})["conversations"]
+        if row["id"] in {c.id for c in conversations}
+    ]
+    assert [row["earlier_conversations"] for row in rows] == [len(callers) - 1] * len(callers)
+
+
 def test_repeat_caller_is_recognised_without_keeping_the_number(on_call):
     first = Caller(on_call.app)
     first.call()
