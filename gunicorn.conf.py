@@ -16,7 +16,9 @@ _spec.loader.exec_module(_config)
 async_mode = _config.async_mode
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '5000')}"
-workers = 1
+# One worker: a Socket.IO connection lives in the process that accepted it. A server that only
+# answers Twilio's webhooks (no Socket.IO traffic reaches it) may run several: GUNICORN_WORKERS.
+workers = int(os.environ.get("GUNICORN_WORKERS", "1"))
 # The same choice as the app makes (helpline.config.async_mode): gevent, one greenlet per
 # connection, with PostgreSQL; threads with SQLite.
 if async_mode(os.environ) == "gevent":

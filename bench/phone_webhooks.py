@@ -338,6 +338,7 @@ async def bench_app(args, channel: str) -> Result:
         "TWILIO_AUTH_TOKEN": keys[1],
     }
     prepare_app_database(args, env)
+    env["GUNICORN_WORKERS"] = str(args.workers)
     server = BenchServer(env, app=args.app)
     server.start()
     print(f"  gunicorn on {server.url} (log: {server.log_path})")
@@ -361,6 +362,7 @@ async def bench_baseline(args) -> Result:
         "ACCESS_LOG": "/dev/null",
         "SOCKETIO_ASYNC_MODE": args.async_mode,
         "TWILIO_AUTH_TOKEN": keys[1],
+        "GUNICORN_WORKERS": str(args.workers),
     }
     server = BenchServer(env, app="bench.phone_baseline_server:app")
     server.start()
@@ -464,6 +466,12 @@ def parse_args(argv=None):
         "--repeat-pool", type=int, default=20, help="how many numbers call again (20)"
     )
     parser.add_argument("--seed", type=int, default=1, help="seed of the caller IDs (1)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="gunicorn workers of both servers (1; more as on a webhook-only server)",
+    )
     parser.add_argument(
         "--async-mode",
         default="gevent",
