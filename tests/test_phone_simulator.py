@@ -8,6 +8,7 @@ import re
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 import requests
@@ -227,3 +228,48 @@ def test_simulator_is_absent_when_a_twilio_account_is_configured(app):
     signed = staff.http.get(path, headers={"X-Twilio-Signature": signature})
     assert signed.status_code == 404
     staff.close()
+
+
+@on_postgresql
+def test_a_webhook_server_of_two_workers_rings_the_inbox_of_another_server(
+    app, server_env, redis_url
+):
+    db.session.execute(
+        update(Service).where(Service.slug == "stopitnow").values(phone_number=SERVICE_NUMBER)
+    )
+    db.session.commit()
+    env = {**server_env, "REDIS_URL": redis_url}
+    with Server(env) as sockets, Server({**env, "GUNICORN_WORKERS": "2"}) as webhooks:
+        children = Path(f"/proc/{webhooks.process.pid}/task/{webhooks.process.pid}/children")
+        assert len(children.read_text().split()) == 2  # gunicorn forks its workers at start
+        counsellor = inbox(sockets.url, signed_in(sockets.url, counsellor_with_phone()))
+        assert counsellor.call("take_calls", {"on": True})["ok"]
+        config = from_environment("")
+        config.update(env, SQLALCHEMY_DATABASE_URI=env["DATABASE_URL"])
+        finalise(config)
+        twilio = simulator.twilio_for(config, webhooks.url)
+        calls = [
+            simulator.SimulatedCall(twilio, SERVICE_NUMBER, hang_up_after=1, poll=0.3)
+            for _ in range(4)
+        ]
+        for played in [in_background(call) for call in calls]:
+            played.join(timeout=20)
+
+        conversations = {phone_rows(call.call_sid)[0].conversation_id for call in calls}
+
+        def seen(event: str, state: str | None = None) -> dict[int, dict]:
+            return {
+                p["id"]: p
+                for e, p in list(counsellor.events)
+                if e == event and p["id"] in conversations and p.get("state", state) == state
+            }
+
+        deadline = time.monotonic() + 10
+        while len(seen("conversation", "closed")) < len(calls) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        rang, ended = seen("new_conversation"), seen("conversation", "closed")
+        counsellor.close()
+
+    assert [call.outcome for call in calls] == ["hung up after waiting 1 s"] * len(calls)
+    assert set(rang) == set(ended) == conversations
+    assert [row["phone"]["stage"] for row in ended.values()] == ["ended"] * len(calls)
