@@ -15,6 +15,11 @@ _config = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_config)
 async_mode = _config.async_mode
 
+# gevent records, for every greenlet it spawns, the stack it was spawned from: a dozen objects
+# for each Socket.IO event (every event runs in a greenlet of its own), which only debugging
+# uses and the cyclic garbage collector then has to walk. Read by gevent when the worker starts.
+os.environ.setdefault("GEVENT_TRACK_GREENLET_TREE", "false")
+
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '5000')}"
 # One worker: a Socket.IO connection lives in the process that accepted it. A server that only
 # answers Twilio's webhooks (no Socket.IO traffic reaches it) may run several: GUNICORN_WORKERS.
