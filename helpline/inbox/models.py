@@ -154,12 +154,22 @@ def _conversation_of(row, connection):
     return connection.execute(select(*columns).where(Conversation.id == row.conversation_id)).one()
 
 
+def copied_to_moment(conversation, conversation_id: int) -> dict:
+    """A contact moment's copies of its conversation (an object or a row with service_id,
+    channel and client_id)."""
+    return {
+        "service_id": conversation.service_id,
+        "channel": conversation.channel,
+        "person": person_of(conversation.client_id, conversation_id),
+    }
+
+
 @event.listens_for(ContactMoment, "before_insert")
 def copy_conversation_to_moment(mapper, connection, moment: ContactMoment) -> None:
     """Fill a new moment's copies of its conversation."""
-    conversation = _conversation_of(moment, connection)
-    moment.service_id, moment.channel = conversation.service_id, conversation.channel
-    moment.person = person_of(conversation.client_id, moment.conversation_id)
+    copies = copied_to_moment(_conversation_of(moment, connection), moment.conversation_id)
+    for name, value in copies.items():
+        setattr(moment, name, value)
 
 
 class Message(db.Model):

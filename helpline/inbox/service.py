@@ -4,6 +4,7 @@ Channels (chat, form, phone) and the staff surfaces call these functions; none o
 Conversation or a Message itself.
 """
 
+import functools
 import secrets
 import statistics
 from collections.abc import Callable
@@ -53,7 +54,7 @@ from helpline.inbox.models import (
     Message,
     Referral,
     Service,
-    person_of,
+    copied_to_moment,
 )
 from helpline.inbox.payloads import (
     message_payload,
@@ -382,22 +383,16 @@ def _client_known_by(column: str, digest: str) -> Client:
     return client
 
 
-_insert_client_statements: dict[tuple[str, str], Insert] = {}
-
-
+@functools.cache
 def _insert_client(dialect: str, column: str) -> Insert:
-    statement = _insert_client_statements.get((dialect, column))
-    if statement is None:
-        table = Client.__table__
-        dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        statement = (
-            dialect_insert(table)
-            .values({column: bindparam(column), "created_at": bindparam("created_at")})
-            .on_conflict_do_nothing(index_elements=[table.c[column]])
-            .returning(table.c.id)
-        )
-        _insert_client_statements[(dialect, column)] = statement
-    return statement
+    table = Client.__table__
+    dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
+        dialect_insert(table)
+        .values({column: bindparam(column), "created_at": bindparam("created_at")})
+        .on_conflict_do_nothing(index_elements=[table.c[column]])
+        .returning(table.c.id)
+    )
 
 
 def new_client() -> Client:
@@ -1039,51 +1034,43 @@ _MESSAGE_COLUMNS = (
     "created_at",
 )
 _insert_message = insert(Message.__table__)
-_next_seq_statements: dict[tuple[str, ...], Update] = {}
-_append_statements: dict[tuple[str, ...], Insert] = {}
 
 
+# Built once per set of columns and run as plain Core: on this path (every message), building
+# the statement and the ORM's bulk-update machinery cost more than the UPDATE.
+@functools.cache
 def _next_seq_statement(names: tuple[str, ...]) -> Update:
     """UPDATE conversation SET last_seq = last_seq + 1, <names> ... RETURNING last_seq."""
-    statement = _next_seq_statements.get(names)
-    if statement is None:
-        # Built once per set of columns and run as plain Core: on this path (every message),
-        # building the statement and the ORM's bulk-update machinery cost more than the UPDATE.
-        table = Conversation.__table__
-        statement = (
-            update(table)
-            .where(table.c.id == bindparam("conversation_id"))
-            .values(last_seq=table.c.last_seq + 1, **{n: bindparam(f"new_{n}") for n in names})
-            .returning(table.c.last_seq)
-        )
-        _next_seq_statements[names] = statement
-    return statement
+    table = Conversation.__table__
+    return (
+        update(table)
+        .where(table.c.id == bindparam("conversation_id"))
+        .values(last_seq=table.c.last_seq + 1, **{n: bindparam(f"new_{n}") for n in names})
+        .returning(table.c.last_seq)
+    )
 
 
+@functools.cache
 def _append_statement(names: tuple[str, ...]) -> Insert:
     """PostgreSQL: the sequence number and the message in one statement (one round trip).
 
     WITH next AS (UPDATE conversation ... RETURNING last_seq)
     INSERT INTO message (...) SELECT ..., next.last_seq, ... FROM next RETURNING id, seq
     """
-    statement = _append_statements.get(names)
-    if statement is None:
-        table = Message.__table__
-        following = _next_seq_statement(names).cte("next_seq")
-        values = [
-            following.c.last_seq
-            if name == "seq"
-            # Prefixed: a parameter named like a column would also be SET by the UPDATE.
-            else bindparam(f"message_{name}", type_=table.c[name].type)
-            for name in _MESSAGE_COLUMNS
-        ]
-        statement = (
-            insert(table)
-            .from_select(list(_MESSAGE_COLUMNS), select(*values))
-            .returning(table.c.id, table.c.seq)
-        )
-        _append_statements[names] = statement
-    return statement
+    table = Message.__table__
+    following = _next_seq_statement(names).cte("next_seq")
+    values = [
+        following.c.last_seq
+        if name == "seq"
+        # Prefixed: a parameter named like a column would also be SET by the UPDATE.
+        else bindparam(f"message_{name}", type_=table.c[name].type)
+        for name in _MESSAGE_COLUMNS
+    ]
+    return (
+        insert(table)
+        .from_select(list(_MESSAGE_COLUMNS), select(*values))
+        .returning(table.c.id, table.c.seq)
+    )
 
 
 def _next_seq(conversation: Conversation, **also) -> int:
@@ -1096,10 +1083,15 @@ def _next_seq(conversation: Conversation, **also) -> int:
     db.session.flush()  # what the ORM's autoflush did before an UPDATE
     parameters = {"conversation_id": conversation.id} | {f"new_{n}": also[n] for n in names}
     seq = db.session.connection().execute(_next_seq_statement(names), parameters).scalar_one()
+    _took_seq(conversation, seq, also)
+    return seq
+
+
+def _took_seq(conversation: Conversation, seq: int, also: dict) -> None:
+    """The conversation in the session as the UPDATE left it."""
     set_committed_value(conversation, "last_seq", seq)
     for name, value in also.items():
         set_committed_value(conversation, name, value)
-    return seq
 
 
 def _append(
@@ -1126,9 +1118,7 @@ def _append(
         )
         row["id"], seq = connection.execute(_append_statement(names), parameters).one()
         row.update(conversation_id=conversation.id, seq=seq)
-        set_committed_value(conversation, "last_seq", seq)
-        for name, value in also.items():
-            set_committed_value(conversation, name, value)
+        _took_seq(conversation, seq, also)
     else:
         row.update(conversation_id=conversation.id, seq=_next_seq(conversation, **also))
     return _loaded_message(row, author)
@@ -1183,22 +1173,14 @@ def _insert_conversation(
     """INSERT a new conversation and its first contact moment with Core (the ORM's unit of work
     costs more than both statements on this path); the conversation is then in the session as
     a loaded object, with its service, client and assignee."""
+    now = given["created_at"]
     db.session.flush()  # e.g. the client, when it is new
     connection = db.session.connection()
     values = _with_defaults(Conversation.__table__, given)
     conversation_id = connection.execute(_insert_conversation_row, values).inserted_primary_key[0]
-    connection.execute(
-        _insert_moment,
-        {
-            "conversation_id": conversation_id,
-            "kind": "inbound",
-            "started_at": values["created_at"],
-            "service_id": values["service_id"],
-            "channel": values["channel"],
-            "person": person_of(values["client_id"], conversation_id),
-        },
-    )
     conversation = Conversation(id=conversation_id, **values)
+    moment = {"conversation_id": conversation_id, "kind": "inbound", "started_at": now}
+    connection.execute(_insert_moment, moment | copied_to_moment(conversation, conversation_id))
     make_transient_to_detached(conversation)
     db.session.add(conversation)
     set_committed_value(conversation, "service", service)
@@ -1345,22 +1327,16 @@ def _set_categories(conversation: Conversation, chosen: list[int]) -> None:
     )
 
 
-_leave_state_statements: dict[tuple[str, ...], Update] = {}
-
-
+@functools.cache
 def _leave_state_statement(names: tuple[str, ...]) -> Update:
-    statement = _leave_state_statements.get(names)
-    if statement is None:
-        statement = (
-            update(_conversations)
-            .where(
-                _conversations.c.id == bindparam("conversation_id"),
-                _conversations.c.state == bindparam("from_state"),
-            )
-            .values(**{name: bindparam(f"new_{name}") for name in names})
+    return (
+        update(_conversations)
+        .where(
+            _conversations.c.id == bindparam("conversation_id"),
+            _conversations.c.state == bindparam("from_state"),
         )
-        _leave_state_statements[names] = statement
-    return statement
+        .values(**{name: bindparam(f"new_{name}") for name in names})
+    )
 
 
 def _leave_state(
@@ -1535,11 +1511,6 @@ def _prepare_change(conversation: Conversation, event: Message) -> Callable[[], 
             _send_queue(queue)
 
     return publish
-
-
-def _update_queue(service_id: int) -> None:
-    """Tell every waiting visitor of this service their new place in the queue."""
-    _send_queue(_queue_positions(service_id))
 
 
 def _queue_positions(service_id: int) -> list[tuple[int, dict]]:

@@ -4,6 +4,7 @@ Every webhook may arrive twice, late or out of order: each step is keyed by the 
 changes a row only from the state it expects, so a repeat changes nothing.
 """
 
+import functools
 import re
 from datetime import datetime, timedelta
 
@@ -103,7 +104,7 @@ def incoming_call(call_sid: str, caller: str, called: str, now: datetime | None 
             "masked_number": None if withheld else mask(caller),
             "sealed_number": None if withheld else seal(caller),
         }
-        connection.execute(insert(_lines), line)
+        connection.execute(_insert_line, line)
         call = {
             "call_sid": call_sid,
             "conversation_id": conversation.id,
@@ -113,7 +114,7 @@ def incoming_call(call_sid: str, caller: str, called: str, now: datetime | None 
             "status_rank": STATUS_RANK["ringing"],
             "created_at": now,
         }
-        connection.execute(insert(_legs), call)
+        connection.execute(_insert_leg, call)
 
     try:
         posted = inbox.open_conversation(
@@ -618,21 +619,19 @@ _move_stage_statement = (
     )
     .values(stage=bindparam("to_stage"))
 )
-_advance_call_statements: dict[bool, Update] = {}
+_insert_line = insert(_lines)
+_insert_leg = insert(_legs)
 
 
+@functools.cache
 def _advance_call(final: bool) -> Update:
     """Move a call leg to a later status only (a final one also records its end)."""
-    statement = _advance_call_statements.get(final)
-    if statement is None:
-        names = ("status", "ended_at", "duration_seconds") if final else ("status",)
-        statement = (
-            update(_legs)
-            .where(_legs.c.id == bindparam("call_id"), _legs.c.status_rank < bindparam("new_rank"))
-            .values(status_rank=bindparam("new_rank"), **{n: bindparam(f"new_{n}") for n in names})
-        )
-        _advance_call_statements[final] = statement
-    return statement
+    names = ("status", "ended_at", "duration_seconds") if final else ("status",)
+    return (
+        update(_legs)
+        .where(_legs.c.id == bindparam("call_id"), _legs.c.status_rank < bindparam("new_rank"))
+        .values(status_rank=bindparam("new_rank"), **{n: bindparam(f"new_{n}") for n in names})
+    )
 
 
 def _call(call_sid: str) -> PhoneCall | None:
