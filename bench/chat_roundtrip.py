@@ -659,6 +659,23 @@ def report(results: list[Result], args) -> None:
         print(f"target p99 app / relay <= {TARGET_RATIO:g}: {ratio:.2f} -> {verdict}")
 
 
+def server_options(parser: argparse.ArgumentParser, database: str) -> None:
+    """The options of how a benchmark runs its servers (shared by bench/phone_webhooks.py)."""
+    parser.add_argument(
+        "--async-mode",
+        default="gevent",
+        choices=["gevent", "threading"],
+        help="Socket.IO async mode and gunicorn worker of both servers (gevent, as deployed)",
+    )
+    parser.add_argument(
+        "--database-url", default=f"postgresql://postgres@127.0.0.1:5432/{database}"
+    )
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    parser.add_argument(
+        "--app", default="wsgi:app", help="gunicorn app spec of the helpline server (wsgi:app)"
+    )
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--pairs", type=int, default=200, help="concurrent chats (200)")
@@ -670,24 +687,12 @@ def parse_args(argv=None):
         default=10.0,
         help="mean seconds between a visitor's messages (10: a person typing and reading)",
     )
-    parser.add_argument(
-        "--async-mode",
-        default="gevent",
-        choices=["gevent", "threading"],
-        help="Socket.IO async mode and gunicorn worker of both servers (gevent, as deployed)",
-    )
-    parser.add_argument(
-        "--database-url", default="postgresql://postgres@127.0.0.1:5432/helpline_bench"
-    )
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    server_options(parser, "helpline_bench")
     parser.add_argument("--only", choices=["app", "relay"], help="run one of the two servers")
     parser.add_argument(
         "--relay-redis", action="store_true", help="route the relay's emits through Redis too"
     )
     parser.add_argument("--setup-timeout", type=float, default=300)
-    parser.add_argument(
-        "--app", default="wsgi:app", help="gunicorn app spec of the helpline server (wsgi:app)"
-    )
     args = parser.parse_args(argv)
     require_local(args.database_url, "--database-url")
     require_local(args.redis_url, "--redis-url")

@@ -63,6 +63,7 @@ from bench.chat_roundtrip import (  # noqa: E402
     machine_cpu,
     require_local,
     reset_database,
+    server_options,
     service_cpu,
 )
 from tests.servers import flask_command  # noqa: E402
@@ -472,25 +473,13 @@ def parse_args(argv=None):
         default=1,
         help="gunicorn workers of both servers (1; more as on a webhook-only server)",
     )
-    parser.add_argument(
-        "--async-mode",
-        default="gevent",
-        choices=["gevent", "threading"],
-        help="gunicorn worker of both servers (gevent, as deployed with PostgreSQL)",
-    )
-    parser.add_argument(
-        "--database-url", default="postgresql://postgres@127.0.0.1:5432/helpline_bench_phone"
-    )
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    server_options(parser, "helpline_bench_phone")
     parser.add_argument("--only", choices=["app", "baseline"], help="run one of the two servers")
     parser.add_argument(
         "--max-wait",
         type=float,
         default=1800,
         help=f"seconds to wait for {RIVAL} to finish before measuring anyway (1800)",
-    )
-    parser.add_argument(
-        "--app", default="wsgi:app", help="gunicorn app spec of the helpline server (wsgi:app)"
     )
     args = parser.parse_args(argv)
     require_local(args.database_url, "--database-url")
