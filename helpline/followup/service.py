@@ -142,12 +142,22 @@ def add_rule(
 
 def remove_rule(user: StaffUser, rule_id: int) -> None:
     """Stop a weekly block; booked sessions in it stay booked."""
-    rule = db.session.get(AvailabilityRule, rule_id)
-    if rule is None:
-        raise NotFound("That block does not exist.")
-    _therapist_managed_by(user, rule.therapist_id)
-    db.session.delete(rule)
-    inbox.audit_change(user, "availability.remove_rule", {"therapist": rule.therapist_id})
+    _remove(user, AvailabilityRule, rule_id, "That block does not exist.", "remove_rule")
+
+
+def _remove(
+    user: StaffUser,
+    model: type[AvailabilityRule] | type[AvailabilityException],
+    row_id: int,
+    missing: str,
+    action: str,
+) -> None:
+    row = db.session.get(model, row_id)
+    if row is None:
+        raise NotFound(missing)
+    _therapist_managed_by(user, row.therapist_id)
+    db.session.delete(row)
+    inbox.audit_change(user, f"availability.{action}", {"therapist": row.therapist_id})
 
 
 def add_exception(
@@ -184,12 +194,8 @@ def add_exception(
 
 def remove_exception(user: StaffUser, exception_id: int) -> None:
     """Take back a day off or an extra block."""
-    exception = db.session.get(AvailabilityException, exception_id)
-    if exception is None:
-        raise NotFound("That exception does not exist.")
-    _therapist_managed_by(user, exception.therapist_id)
-    db.session.delete(exception)
-    inbox.audit_change(user, "availability.remove_exception", {"therapist": exception.therapist_id})
+    missing = "That exception does not exist."
+    _remove(user, AvailabilityException, exception_id, missing, "remove_exception")
 
 
 def availability(therapist_id: int) -> dict:
