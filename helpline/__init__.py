@@ -2,8 +2,9 @@
 
 import logging
 from pathlib import Path
+from typing import NoReturn
 
-from flask import Flask, request
+from flask import Flask, abort, request
 from flask_babel import get_locale
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -19,6 +20,7 @@ from helpline.extensions import (
     migrate,
     socketio,
 )
+from helpline.sockets import RedisManager, SessionInterface
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -55,6 +57,9 @@ def register_logging(app: Flask) -> None:
     logging.getLogger("socketio.server").setLevel(logging.WARNING)
 
 
+# Where the Socket.IO server answers (its default, spelled out for the URL rule below).
+SOCKETIO_PATH = "socket.io"
+
 # Staff pages outside the staff blueprints (the phone simulator, the therapists' pages).
 STAFF_PATHS = ("/inbox", "/phone/", "/followup/", "/admin/", "/reports")
 
@@ -77,6 +82,7 @@ def select_locale() -> str:
 
 
 def register_extensions(app: Flask) -> None:
+    app.session_interface = SessionInterface()
     db.init_app(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
@@ -97,16 +103,15 @@ def register_extensions(app: Flask) -> None:
     from helpline.phone import events as phone_events  # noqa: F401
 
     if app.config["REDIS_URL"]:
-        queue = {
-            "message_queue": app.config["REDIS_URL"],
-            "channel": app.config["SOCKETIO_CHANNEL"],
-        }
+        manager = RedisManager(app.config["REDIS_URL"], channel=app.config["SOCKETIO_CHANNEL"])
+        queue = {"message_queue": None, "client_manager": manager}
     else:
         # Explicitly none: Flask-SocketIO would otherwise keep the queue of an earlier app.
         queue = {"message_queue": None, "client_manager": None}
     socketio.init_app(
         app,
         async_mode=app.config["SOCKETIO_ASYNC_MODE"],
+        path=SOCKETIO_PATH,
         **queue,
         cors_allowed_origins=app.config["SOCKETIO_ORIGINS"] or None,
         logger=False,
@@ -143,6 +148,30 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(reports_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(admin_bp)
+    register_socketio_path(app)
+
+
+def register_socketio_path(app: Flask) -> None:
+    """A URL rule for Socket.IO's own path, which the Socket.IO server answers before Flask.
+
+    Every socket event runs in a request context built from its connection's first request.
+    Without a rule for that URL, each event would raise and keep a NotFound whose traceback
+    holds the context: a reference cycle per event, left to the cyclic garbage collector, whose
+    full collections pause every connection of the process.
+    """
+
+    def answered_by_socketio() -> NoReturn:
+        abort(404)
+
+    # Two rules: a connection's first request is plain HTTP (long-polling) or a WebSocket
+    # handshake, and Werkzeug matches the two kinds separately.
+    for websocket in (False, True):
+        app.add_url_rule(
+            f"/{SOCKETIO_PATH}/",
+            endpoint="socketio",
+            view_func=answered_by_socketio,
+            websocket=websocket,
+        )
 
 
 def register_errorhandlers(app: Flask) -> None:

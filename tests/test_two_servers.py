@@ -3,6 +3,7 @@
 Real gunicorn processes, real PostgreSQL, real Redis, real python-socketio clients.
 """
 
+import json
 import re
 import secrets
 import threading
@@ -10,6 +11,7 @@ import time
 import uuid
 
 import pytest
+import redis
 import requests
 import socketio
 
@@ -166,3 +168,52 @@ def test_visitor_and_counsellor_on_different_servers_chat_and_survive_cut_connec
     assert "GET /chat/helpwanted 200" in logs  # the access log is on
     for secret in ("127.0.0.1 -", FORWARDED, "Agent-9c1e"):
         assert secret not in logs
+
+
+@pytest.mark.parametrize("database_url_for_tests", ["postgresql"], indirect=True)
+def test_one_visitor_message_crosses_to_the_other_server_in_one_publish(app, servers, redis_url):
+    one, two = servers
+    anna = factories.staff_user("Anna")
+    cookie = sign_in(two.url, anna.email)
+    visitor = Peer(one.url, "/chat")
+    counsellor = Peer(two.url, "/inbox", {"Cookie": cookie})
+    opened = visitor.call(
+        "message",
+        {
+            "service": "helpwanted",
+            "visitor": secrets.token_urlsafe(32),
+            "client_msg_id": "v-first-1",
+            "body": "Hallo",
+        },
+    )
+    assert opened["ok"], opened
+    conversation_id = counsellor.wait_for(lambda e, p: e == "new_conversation")[0]["id"]
+    assert counsellor.call("claim", {"conversation_id": conversation_id})["ok"]
+    assert counsellor.call("open", {"conversation_id": conversation_id})["ok"]
+
+    listener = redis.Redis.from_url(redis_url).pubsub()
+    listener.subscribe(servers[0].env["SOCKETIO_CHANNEL"])
+    assert listener.get_message(timeout=5)["type"] == "subscribe"
+    sent = visitor.call(
+        "message", {"token": opened["token"], "client_msg_id": "v-second-1", "body": "Ben je daar?"}
+    )
+    assert sent["ok"], sent
+
+    # The counsellor on the other server sees the message and the chat's unread count.
+    counsellor.wait_for(lambda e, p: e == "message" and p["body"] == "Ben je daar?")
+    activity = counsellor.wait_for(lambda e, p: e == "activity" and p["last_seq"] == sent["seq"])
+    assert activity[0]["unread"] == 2
+    # All of it went through Redis as one message, the emits in the order they were made.
+    published = []
+    while (message := listener.get_message(timeout=1)) is not None:
+        published.append(json.loads(message["data"]))
+    listener.close()
+    assert len(published) == 1
+    emits = [(m["namespace"], m["event"], m["room"]) for m in published[0]["messages"]]
+    assert emits == [
+        ("/chat", "message", f"conv:{conversation_id}"),
+        ("/inbox", "message", f"conv:{conversation_id}"),
+        ("/inbox", "activity", f"staff:{anna.id}"),
+    ]
+    visitor.close()
+    counsellor.close()
