@@ -5,8 +5,9 @@ import hmac
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from marshmallow import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
+from helpline import loading
 from helpline.auth.models import StaffUser
 from helpline.auth.schemas import LoginSchema
 from helpline.extensions import db, limiter, login_manager
@@ -20,10 +21,23 @@ def load_user(user_id: str) -> StaffUser | None:
     ident, _, token = user_id.partition(":")
     if not ident.isdigit():
         return None
-    user = db.session.get(StaffUser, int(ident))
+    user = _staff_member(int(ident))
     if user is None or not user.active or not hmac.compare_digest(user.session_token, token):
         return None
     return user
+
+
+# Every staff socket event loads its user: read with Core, not through the ORM's query machinery.
+_staff_by_id = select(*loading.columns(StaffUser)).where(
+    StaffUser.__table__.c.id == bindparam("id")
+)
+
+
+def _staff_member(user_id: int) -> StaffUser | None:
+    if db.session.identity_key(StaffUser, user_id) in db.session.identity_map:
+        return db.session.get(StaffUser, user_id)
+    row = db.session.connection().execute(_staff_by_id, {"id": user_id}).first()
+    return loading.from_row(StaffUser, row) if row else None
 
 
 def _safe_next(target: str | None) -> str:

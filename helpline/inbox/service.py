@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from flask import current_app
 from sqlalchemy import (
     Insert,
+    Select,
     Table,
     Update,
     and_,
@@ -22,6 +23,7 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    inspect,
     select,
     update,
 )
@@ -30,6 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
+from helpline import loading
 from helpline.auth.models import StaffUser
 from helpline.codes import keyed_hash
 from helpline.extensions import db
@@ -127,13 +130,9 @@ def within_hours(service: Service, now: datetime | None = None) -> bool:
     return hours.is_open(service.opening_hours, moment, current_app.config["TIMEZONE"])
 
 
-_by_token = select(Conversation).where(Conversation.token == bindparam("token"))
-
-
 def by_token(token: str) -> Conversation:
     """The conversation a visitor holds the token of, or NotFound."""
-    # Built once: every visitor message looks its conversation up here.
-    conversation = db.session.scalar(_by_token, {"token": token})
+    conversation = _conversation_where("token", token)
     if conversation is None:
         raise NotFound()
     return conversation
@@ -141,9 +140,48 @@ def by_token(token: str) -> Conversation:
 
 def by_id(conversation_id: int) -> Conversation:
     """The conversation with this id, or NotFound."""
-    conversation = db.session.get(Conversation, conversation_id)
+    if db.session.identity_key(Conversation, conversation_id) in db.session.identity_map:
+        conversation = db.session.get(Conversation, conversation_id)
+    else:
+        conversation = _conversation_where("id", conversation_id)
     if conversation is None:
         raise NotFound()
+    return conversation
+
+
+@functools.cache
+def _conversation_statement(column: str) -> Select:
+    """The conversation whose `column` is :value, with its service and assignee."""
+    conversations, services, staff = (m.__table__ for m in (Conversation, Service, StaffUser))
+    return (
+        select(
+            *loading.columns(Conversation), *loading.columns(Service), *loading.columns(StaffUser)
+        )
+        .select_from(
+            conversations.join(services, services.c.id == conversations.c.service_id).outerjoin(
+                staff, staff.c.id == conversations.c.assignee_id
+            )
+        )
+        .where(conversations.c[column] == bindparam("value"))
+    )
+
+
+def _conversation_where(column: str, value: object) -> Conversation | None:
+    """A conversation, its service and assignee, read by one Core statement: every message
+    reads its conversation here, and the ORM's joined loading costs more than the query."""
+    result = db.session.connection().execute(_conversation_statement(column), {"value": value})
+    row = result.first()
+    if row is None:
+        return None
+    service_at = len(loading.columns(Conversation))
+    conversation = loading.from_row(Conversation, row)
+    service = loading.from_row(Service, row, service_at)
+    assignee = loading.from_row(StaffUser, row, service_at + len(loading.columns(Service)))
+    unloaded = inspect(conversation).unloaded
+    if "service" in unloaded:
+        set_committed_value(conversation, "service", service)
+    if "assignee" in unloaded:
+        set_committed_value(conversation, "assignee", assignee)
     return conversation
 
 
@@ -1051,11 +1089,16 @@ def _next_seq_statement(names: tuple[str, ...]) -> Update:
 
 
 @functools.cache
-def _append_statement(names: tuple[str, ...]) -> Insert:
-    """PostgreSQL: the sequence number and the message in one statement (one round trip).
+def _append_statement(names: tuple[str, ...], audited: bool, counted: bool) -> Select:
+    """PostgreSQL: the sequence number, the message and what goes with it in one statement.
 
-    WITH next AS (UPDATE conversation ... RETURNING last_seq)
-    INSERT INTO message (...) SELECT ..., next.last_seq, ... FROM next RETURNING id, seq
+    WITH next_seq AS (UPDATE conversation ... RETURNING last_seq),
+         inserted AS (INSERT INTO message (...) SELECT ..., next_seq.last_seq, ... FROM next_seq
+                      RETURNING id, seq)
+       [, INSERT INTO audit_entry (...) SELECT ... FROM inserted]      -- audited: staff's words
+    SELECT inserted.id, inserted.seq
+       [, visitor messages above :read_seq, highest seq]               -- counted: unread count
+    FROM inserted
     """
     table = Message.__table__
     following = _next_seq_statement(names).cte("next_seq")
@@ -1066,11 +1109,41 @@ def _append_statement(names: tuple[str, ...]) -> Insert:
         else bindparam(f"message_{name}", type_=table.c[name].type)
         for name in _MESSAGE_COLUMNS
     ]
-    return (
+    inserted = (
         insert(table)
         .from_select(list(_MESSAGE_COLUMNS), select(*values))
         .returning(table.c.id, table.c.seq)
+        .cte("inserted")
     )
+    selected = [inserted.c.id, inserted.c.seq]
+    if counted:
+        # Read in the statement's snapshot, which does not hold the new message (added after),
+        # nor a message committed while the UPDATE waited for the row lock: the highest seq
+        # seen tells whether one was missed.
+        earlier = table.alias("earlier")
+        conversation_id = bindparam("message_conversation_id")
+        unread = select(func.count()).where(
+            earlier.c.conversation_id == conversation_id,
+            earlier.c.sender == "visitor",
+            earlier.c.seq > bindparam("read_seq"),
+        )
+        highest = select(func.max(earlier.c.seq)).where(
+            earlier.c.conversation_id == conversation_id
+        )
+        selected += [unread.scalar_subquery(), highest.scalar_subquery()]
+    statement = select(*selected).select_from(inserted)
+    if audited:
+        audit = AuditEntry.__table__
+        entry = select(
+            bindparam("message_created_at", type_=audit.c.at.type),
+            bindparam("message_author_id", type_=audit.c.actor_id.type),
+            bindparam("audit_action", type_=audit.c.action.type),
+            bindparam("message_conversation_id", type_=audit.c.conversation_id.type),
+            bindparam("audit_detail", type_=audit.c.detail.type),
+        ).select_from(inserted)
+        columns = ["at", "actor_id", "action", "conversation_id", "detail"]
+        statement = statement.add_cte(insert(audit).from_select(columns, entry).cte("audited"))
+    return statement
 
 
 def _next_seq(conversation: Conversation, **also) -> int:
@@ -1107,8 +1180,23 @@ def _append(
 ) -> Message:
     """Store the conversation's next message, under the conversation's row lock."""
     row, also = _message_row(sender, body, client_msg_id, author, kind, event, now or utcnow())
+    return _append_row(conversation, row, also, author)[0]
+
+
+def _append_row(
+    conversation: Conversation,
+    row: dict,
+    also: dict,
+    author: StaffUser | None,
+    *,
+    audit: str | None = None,
+    count_unread: bool = False,
+) -> tuple[Message, int | None]:
+    """Store a message row; `audit`: the author's audit action, written with it; `count_unread`:
+    also count the visitor messages staff have not read (this one included)."""
     connection = db.session.connection()
     db.session.flush()
+    unread = None
     if connection.dialect.name == "postgresql":
         names = tuple(sorted(also))
         parameters = (
@@ -1116,12 +1204,26 @@ def _append(
             | {"message_conversation_id": conversation.id, "conversation_id": conversation.id}
             | {f"new_{n}": also[n] for n in names}
         )
-        row["id"], seq = connection.execute(_append_statement(names), parameters).one()
+        if audit is not None:
+            parameters |= {"audit_action": audit, "audit_detail": None}
+        if count_unread:
+            parameters["read_seq"] = conversation.staff_read_seq
+        statement = _append_statement(names, audit is not None, count_unread)
+        result = connection.execute(statement, parameters).one()
+        row["id"], seq = result[0], result[1]
+        if count_unread and (result[3] or 0) == seq - 1:
+            unread = result[2] + 1
         row.update(conversation_id=conversation.id, seq=seq)
         _took_seq(conversation, seq, also)
+        message = _loaded_message(row, author)
     else:
         row.update(conversation_id=conversation.id, seq=_next_seq(conversation, **also))
-    return _loaded_message(row, author)
+        message = _loaded_message(row, author)
+        if audit is not None:
+            _audit(author, audit, conversation)
+    if count_unread and unread is None:
+        unread = _count_unread(conversation)
+    return message, unread
 
 
 def _message_row(
@@ -1244,19 +1346,18 @@ def _post(
     # No look-up first: the unique (conversation, client_msg_id) constraint refuses a second copy,
     # and the rollback also returns the sequence number it took.
     try:
-        message = _append(
-            conversation, sender, body, client_msg_id=client_msg_id, author=author, kind=kind
-        )
+        row, also = _message_row(sender, body, client_msg_id, author, kind, None, utcnow())
         if sender == "counsellor" and kind == "text" and conversation.first_response_at is None:
-            conversation.first_response_at = message.created_at
-        if author is not None:
-            _audit(author, "note.add" if kind == "note" else "message.send", conversation)
-        # Counted here, under the row lock _next_seq took, rather than in a transaction of its own
-        # after commit: every earlier message of this conversation is committed by now.
-        unread = (
-            _count_unread(conversation)
-            if sender == "visitor" and conversation.state == "active"
-            else None
+            also["first_response_at"] = row["created_at"]
+        message, unread = _append_row(
+            conversation,
+            row,
+            also,
+            author,
+            audit=None if author is None else "note.add" if kind == "note" else "message.send",
+            # Counted under the row lock the append took, rather than in a transaction of its
+            # own after commit: every earlier message of this conversation is committed by now.
+            count_unread=sender == "visitor" and conversation.state == "active",
         )
         db.session.commit()
     except IntegrityError:
