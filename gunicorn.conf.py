@@ -1,5 +1,5 @@
-"""gunicorn settings. Threads carry the websockets (Flask-SocketIO threading mode): one worker
-process per server, many threads; more servers share events through REDIS_URL."""
+"""gunicorn settings: one worker process per server, whose greenlets (gevent, with PostgreSQL) or
+threads (with SQLite) carry the websockets; more servers share events through REDIS_URL."""
 
 import importlib.util
 import os

@@ -10,7 +10,8 @@ and the ratio of the two 99th percentiles shows what the helpline's own code add
 Both servers run under gunicorn with gunicorn.conf.py and the same async mode (gevent, as
 deployed with PostgreSQL; --async-mode threading for comparison). The app uses PostgreSQL
 (database `helpline_bench`, whose schema is dropped and recreated on every run) and Redis (its
-own channel per run), both on 127.0.0.1. Every client runs in this one asyncio process.
+own channel per run), both on 127.0.0.1, with its production settings (the sweep that keeps
+connected visitors' chats alive runs every 5 s). Every client runs in this one asyncio process.
 
     .venv/bin/python bench/chat_roundtrip.py --pairs 200 --duration 20
 
@@ -539,7 +540,6 @@ async def bench_app(args, channel: str) -> Result:
         "SOCKETIO_CHANNEL": channel,
         "SOCKETIO_ASYNC_MODE": args.async_mode,
         "HELPLINE_ENV": "development",
-        "VISITOR_SWEEP_SECONDS": "0",
         "ACCESS_LOG": "/dev/null",
         "DEFAULT_MAX_CHATS": "3",
         # One message a second per visitor is above the anti-abuse limits; lift them.
