@@ -26,6 +26,21 @@ def test_first_message_opens_a_waiting_conversation_with_an_unguessable_token(ap
     assert conversation.service.slug == "helpwanted"
 
 
+def test_a_message_reaches_the_visitors_other_tab_live_and_the_sending_tab_in_its_ack(app, visitor):
+    sending = visitor()
+    sending.say("Hallo")
+    other_tab = visitor(sending.browser)
+    other_tab.token = sending.token
+    assert other_tab.resume()["ok"]
+    sending.drain()
+
+    ack = sending.say("Zijn jullie er?")
+
+    assert ack["message"]["body"] == "Zijn jullie er?"
+    assert [m["body"] for m in other_tab.received("message")] == ["Zijn jullie er?"]
+    assert sending.received("message") == []
+
+
 def test_reload_resumes_the_same_conversation_with_its_history(app, visitor, counsellor):
     person = visitor()
     person.say("Iemand chanteert me")

@@ -45,7 +45,7 @@ def message(payload: dict) -> dict:
         raise RateLimited()
     if "token" in payload:
         posted = service.post_visitor_message(
-            payload["token"], payload["client_msg_id"], payload["body"]
+            payload["token"], payload["client_msg_id"], payload["body"], origin=request.sid
         )
     else:
         posted = service.open_chat(

@@ -20,8 +20,12 @@ def staff_room(user_id: int | None = None) -> str:
     return "staff" if user_id is None else f"staff:{user_id}"
 
 
-def to_visitor(conversation_id: int, event: str, payload: dict) -> None:
-    socketio.emit(event, payload, to=conversation_room(conversation_id), namespace=CHAT)
+def to_visitor(
+    conversation_id: int, event: str, payload: dict, skip_sid: str | None = None
+) -> None:
+    socketio.emit(
+        event, payload, to=conversation_room(conversation_id), namespace=CHAT, skip_sid=skip_sid
+    )
 
 
 def to_viewers(conversation_id: int, event: str, payload: dict) -> None:

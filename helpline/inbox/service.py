@@ -533,8 +533,13 @@ def open_conversation(
     return Posted(conversation, message, True)
 
 
-def post_visitor_message(token: str, client_msg_id: str, body: str) -> Posted:
-    """Store a visitor's message once, however often it is sent."""
+def post_visitor_message(
+    token: str, client_msg_id: str, body: str, origin: str | None = None
+) -> Posted:
+    """Store a visitor's message once, however often it is sent.
+
+    `origin`: the socket it came from, which has it in its ack; the visitor's other
+    connections (tabs) receive it live."""
     conversation = by_token(token)
     # A form's sender may still write back while the counsellor wraps up; a chat has ended then.
     allowed = OPEN_STATES if conversation.channel == "chat" else (*OPEN_STATES, "wrap_up")
@@ -547,7 +552,7 @@ def post_visitor_message(token: str, client_msg_id: str, body: str) -> Posted:
         ended=ConversationEnded,
     )
     if posted.created:
-        _publish_message(posted.conversation, posted.message, unread=posted.unread)
+        _publish_message(posted.conversation, posted.message, unread=posted.unread, origin=origin)
     return posted
 
 
@@ -1540,12 +1545,17 @@ def _prepare_new_conversation(
 
 
 def _publish_message(
-    conversation: Conversation, message: Message, *, unread: int | None = None
+    conversation: Conversation,
+    message: Message,
+    *,
+    unread: int | None = None,
+    origin: str | None = None,
 ) -> None:
     signals.message_posted.send(conversation, message=message)
     # Only a chat visitor has a socket; a caller or a form's sender has nothing to receive.
     if message.kind != "note" and conversation.channel == "chat":
-        broadcast.to_visitor(conversation.id, "message", visitor_message_payload(message))
+        payload = visitor_message_payload(message)
+        broadcast.to_visitor(conversation.id, "message", payload, skip_sid=origin)
     broadcast.to_viewers(conversation.id, "message", message_payload(message, conversation))
     if message.sender != "visitor":
         return
