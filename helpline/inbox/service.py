@@ -1202,7 +1202,8 @@ def _append_row(
     connection = db.session.connection()
     db.session.flush()
     unread = None
-    if connection.dialect.name == "postgresql":
+    postgresql = connection.dialect.name == "postgresql"
+    if postgresql:
         names = tuple(sorted(also))
         parameters = (
             {f"message_{name}": value for name, value in row.items()}
@@ -1220,12 +1221,11 @@ def _append_row(
             unread = result[2] + 1
         row.update(conversation_id=conversation.id, seq=seq)
         _took_seq(conversation, seq, also)
-        message = _loaded_message(row, author)
     else:
         row.update(conversation_id=conversation.id, seq=_next_seq(conversation, **also))
-        message = _loaded_message(row, author)
-        if audit is not None:
-            _audit(author, audit, conversation)
+    message = _loaded_message(row, author)
+    if audit is not None and not postgresql:
+        _audit(author, audit, conversation)
     if count_unread and unread is None:
         unread = _count_unread(conversation)
     return message, unread
