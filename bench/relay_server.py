@@ -1,8 +1,9 @@
 """The baseline of bench/chat_roundtrip.py: a bare python-socketio relay, no database.
 
 Served exactly like the app (`gunicorn -c gunicorn.conf.py`, the same worker class and Socket.IO
-async mode), so the difference in round-trip time is what the helpline code itself adds. A visitor (namespace /chat) and a counsellor (namespace /inbox) `join` the room
-of one conversation; every `message` is acked and relayed to the other side.
+async mode), so the difference in round-trip time is what the helpline code itself adds. A
+visitor (namespace /chat) and a counsellor (namespace /inbox) `join` the room of one
+conversation; every `message` is acked and relayed to the other side.
 
 With RELAY_REDIS_URL set, emits go through a Redis message queue as the app's do (for
 telling apart what Redis costs from what the handlers cost).
