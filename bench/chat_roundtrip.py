@@ -5,7 +5,9 @@ N visitor/counsellor pairs chat at once. Every pair's visitor sends a message ab
 visitor messages and 20 answers a second); its counsellor answers as soon as the message
 arrives; the visitor measures the time from sending to receiving the answer. The same load
 then runs against bench/relay_server.py, a bare python-socketio relay served the same way,
-and the ratio of the two 99th percentiles shows what the helpline's own code adds.
+and the ratio of the two 99th percentiles shows what the helpline's own code adds. During the
+app's run a probe commits one row every 100 ms on a connection of its own, and the report shows
+how long PostgreSQL took to make those commits durable.
 
 Both servers run under gunicorn with gunicorn.conf.py and the same async mode (gevent, as
 deployed with PostgreSQL; --async-mode threading for comparison). The app uses PostgreSQL
@@ -475,6 +477,8 @@ class Result:
     machine_cpu: float
     services_cpu: float
     server_ms_per_message: float
+    # Durations of the commit probe's COMMITs (the app's run only).
+    commits: list[float] = field(default_factory=list)
 
     def p(self, values: list[float], q: float) -> float:
         if not values:
@@ -487,7 +491,26 @@ class Result:
         return self.p(self.round_trips, 0.99)
 
 
-async def measure(name, visitors, counsellors, server, args) -> Result:
+COMMIT_PROBE_EVERY = 0.1
+SLOW_COMMIT = 0.025
+
+
+async def commit_probe(url: str, run: "Run", commits: list[float]) -> None:
+    """Time a one-row INSERT's COMMIT every 100 ms on a connection of its own: how long
+    PostgreSQL takes to make a commit durable during the run, whatever the app does."""
+    async with await psycopg.AsyncConnection.connect(url) as conn:
+        await conn.execute("CREATE TABLE IF NOT EXISTS bench_commit_probe (at timestamptz)")
+        await conn.commit()
+        while time.perf_counter() < run.stop_at:
+            await conn.execute("INSERT INTO bench_commit_probe VALUES (now())")
+            before = time.perf_counter()
+            await conn.commit()
+            if run.measuring(before):
+                commits.append(time.perf_counter() - before)
+            await asyncio.sleep(COMMIT_PROBE_EVERY)
+
+
+async def measure(name, visitors, counsellors, server, args, probe_url=None) -> Result:
     await asyncio.sleep(1)  # let setup's stray events drain
     run = Run(args.interval, args.warmup, args.duration)
     for counsellor in counsellors:
@@ -512,8 +535,10 @@ async def measure(name, visitors, counsellors, server, args) -> Result:
         cpu["end"] = (cpu_seconds(workers), time.process_time(), *machine_cpu())
         cpu["services"] = sum(t - services.get(pid, 0.0) for pid, t in service_cpu().items())
 
+    commits: list[float] = []
+    probes = [commit_probe(probe_url, run, commits)] if probe_url else []
     print(f"  measuring: {args.warmup:g}s warm-up, then {args.duration:g}s")
-    await asyncio.gather(lag_monitor(), cpu_sampler(), *(v.chat(run) for v in visitors))
+    await asyncio.gather(lag_monitor(), cpu_sampler(), *probes, *(v.chat(run) for v in visitors))
     spent = [end - start for start, end in zip(cpu["start"], cpu["end"], strict=True)]
     return Result(
         name=name,
@@ -527,6 +552,7 @@ async def measure(name, visitors, counsellors, server, args) -> Result:
         machine_cpu=spent[2] / spent[3] if spent[3] else math.nan,
         services_cpu=cpu["services"] / args.duration,
         server_ms_per_message=spent[0] * 1000 / run.messages if run.messages else math.nan,
+        commits=commits,
     )
 
 
@@ -563,7 +589,9 @@ async def bench_app(args, channel: str) -> Result:
             set_up_app(server.url, args.pairs, accounts), args.setup_timeout
         )
         clients = [v.client for v in visitors] + [c.client for c in counsellors]
-        return await measure("helpline app", visitors, counsellors, server, args)
+        return await measure(
+            "helpline app", visitors, counsellors, server, args, probe_url=args.database_url
+        )
     finally:
         await disconnect_all(clients)
         server.stop()
@@ -647,6 +675,16 @@ def report(results: list[Result], args) -> None:
     for r in results:
         for error, count in r.errors.most_common():
             print(f"  {r.name}: {count} x {error}")
+    for r in results:
+        if r.commits:
+            slow = sum(1 for x in r.commits if x > SLOW_COMMIT)
+            print(
+                f"PostgreSQL commits during the {r.name} run (a one-row INSERT every"
+                f" {COMMIT_PROBE_EVERY * 1000:.0f} ms on a connection of its own):"
+                f" p50 {ms(r.p(r.commits, 0.5))}, p99 {ms(r.p(r.commits, 0.99))},"
+                f" max {ms(r.p(r.commits, 1.0))} ms; {slow} of {len(r.commits)} over"
+                f" {SLOW_COMMIT * 1000:.0f} ms. Every message waits for such a commit."
+            )
     app = next((r for r in results if r.name == "helpline app"), None)
     relay = next((r for r in results if r.name.startswith("bare relay")), None)
     print()
