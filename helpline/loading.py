@@ -10,7 +10,7 @@ its relationships loaded or loading lazily, exactly as after `session.get`.
 import functools
 from collections.abc import Sequence
 
-from sqlalchemy import Table, inspect
+from sqlalchemy import inspect
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_dict
@@ -19,16 +19,31 @@ from helpline.extensions import db
 
 
 @functools.cache
-def attribute_keys(model: type) -> tuple[str, ...]:
-    """The model's attribute names, in the order of its table's columns."""
-    mapper = inspect(model)
-    return tuple(mapper.get_property_by_column(column).key for column in _table(model).columns)
+def columns(model: type) -> tuple:
+    """The model's table columns, in the order `from_row` expects them."""
+    return tuple(model.__table__.columns)
 
 
 @functools.cache
-def columns(model: type) -> tuple:
-    """The model's table columns, in the order `from_row` expects them."""
-    return tuple(_table(model).columns)
+def attribute_keys(model: type) -> tuple[str, ...]:
+    """The model's attribute names, in the order of `columns(model)`."""
+    mapper = inspect(model)
+    return tuple(mapper.get_property_by_column(column).key for column in columns(model))
+
+
+@functools.cache
+def _key_attributes(model: type) -> tuple[str, ...]:
+    mapper = inspect(model)
+    return tuple(mapper.get_property_by_column(column).key for column in mapper.primary_key)
+
+
+def in_session(model: type, key: object):
+    """`session.get(model, key)` when the session already holds that object (refreshed if it
+    has expired), without a query otherwise: None, for the caller to read it its own way."""
+    session = db.session()
+    if session.identity_key(model, key) in session.identity_map:
+        return session.get(model, key)
+    return None
 
 
 def from_row(model: type, row: Row | Sequence, start: int = 0):
@@ -44,10 +59,10 @@ def loaded(model: type, values: dict):
 
     An object the session already holds is returned as it is, as a query would.
     """
-    mapper = inspect(model)
-    key_values = [values[mapper.get_property_by_column(c).key] for c in mapper.primary_key]
+    key_values = [values[name] for name in _key_attributes(model)]
     if None in key_values:
         return None
+    mapper = inspect(model)
     session = db.session()
     existing = session.identity_map.get(mapper.identity_key_from_primary_key(key_values))
     if existing is not None:
@@ -59,7 +74,3 @@ def loaded(model: type, values: dict):
     make_transient_to_detached(instance)
     session.add(instance)
     return instance
-
-
-def _table(model: type) -> Table:
-    return model.__table__

@@ -34,8 +34,9 @@ _staff_by_id = select(*loading.columns(StaffUser)).where(
 
 
 def _staff_member(user_id: int) -> StaffUser | None:
-    if db.session.identity_key(StaffUser, user_id) in db.session.identity_map:
-        return db.session.get(StaffUser, user_id)
+    held = loading.in_session(StaffUser, user_id)
+    if held is not None:
+        return held
     row = db.session.connection().execute(_staff_by_id, {"id": user_id}).first()
     return loading.from_row(StaffUser, row) if row else None
 

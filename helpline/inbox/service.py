@@ -140,10 +140,9 @@ def by_token(token: str) -> Conversation:
 
 def by_id(conversation_id: int) -> Conversation:
     """The conversation with this id, or NotFound."""
-    if db.session.identity_key(Conversation, conversation_id) in db.session.identity_map:
-        conversation = db.session.get(Conversation, conversation_id)
-    else:
-        conversation = _conversation_where("id", conversation_id)
+    conversation = loading.in_session(Conversation, conversation_id) or _conversation_where(
+        "id", conversation_id
+    )
     if conversation is None:
         raise NotFound()
     return conversation
