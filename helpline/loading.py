@@ -5,15 +5,24 @@ a message belongs to), the ORM's query machinery (cache keys, compile state, row
 joined relationships) costs several times the statement itself. There, a prebuilt Core
 statement reads the rows and `loaded` turns each into an object: in the session, unmodified,
 its relationships loaded or loading lazily, exactly as after `session.get`.
+
+On PostgreSQL, a statement the session runs between transactions (a socket event's first read,
+a message's append) runs as a transaction of its own (`alone`): autocommit, without the round
+trips of BEGIN and COMMIT, each of which waits for PostgreSQL and for the event loop to come
+back to the event. At READ COMMITTED every statement sees what was committed before it
+started, so a read alone sees what it would see as a transaction's first statement.
 """
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import NamedTuple
 
-from sqlalchemy import inspect
-from sqlalchemy.engine import Row
-from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy import event, inspect
+from sqlalchemy.engine import Compiled, Connection, Row
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session, SessionTransaction, make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_dict
+from sqlalchemy.sql import Executable
 
 from helpline.extensions import db
 
@@ -74,3 +83,116 @@ def loaded(model: type, values: dict):
     make_transient_to_detached(instance)
     session.add(instance)
     return instance
+
+
+_AUTOCOMMIT = {"isolation_level": "AUTOCOMMIT"}
+
+
+def between_transactions() -> bool:
+    """True on PostgreSQL when the session holds no connection (it has no transaction open
+    on the database) and has nothing to flush: its next statement can then run alone."""
+    session = db.session()
+    return (
+        db.engine.dialect.name == "postgresql"
+        and _CONNECTED not in session.info
+        and not (session.new or session.dirty or session.deleted)
+    )
+
+
+# A session's transaction may be begun without a connection (adding an object begins one):
+# what matters is whether it holds a connection, which these events track.
+_CONNECTED = "helpline.connected"
+
+
+@event.listens_for(Session, "after_begin")
+def _connected(session: Session, transaction: SessionTransaction, connection: Connection) -> None:
+    session.info[_CONNECTED] = True
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _released(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_CONNECTED, None)
+
+
+def alone(statement: Executable, parameters: Mapping) -> Sequence[Sequence]:
+    """Run one statement as a transaction of its own and return its rows: committed (and
+    durable) when this returns, or, if it fails, without a trace. Only `between_transactions`.
+
+    It runs on a pooled connection of its own, in autocommit, straight through the driver
+    (compiled once, see `_for_driver`): on a socket event's path, SQLAlchemy's execution and
+    session bookkeeping cost more CPU than PostgreSQL takes to run the statement. The session
+    keeps the objects it holds and stays between transactions.
+    """
+    driver = _for_driver(statement)
+    if driver is None:
+        return _alone_in_session(statement, parameters)
+    values = driver.compiled.construct_params(parameters)
+    for name, process in driver.bind_processors:
+        values[name] = process(values[name])
+    engine = db.engine
+    pooled = engine.raw_connection()
+    try:
+        connection = pooled.driver_connection
+        connection.autocommit = True
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(driver.sql, values)
+                return cursor.fetchall()
+        finally:
+            if not connection.closed:
+                connection.autocommit = False  # as the pool hands it out to sessions
+    except engine.dialect.loaded_dbapi.Error as error:
+        if engine.dialect.is_disconnect(error, pooled, None):
+            pooled.invalidate(error)
+        raise DBAPIError.instance(
+            driver.sql, values, error, engine.dialect.loaded_dbapi.Error, dialect=engine.dialect
+        ) from error
+    finally:
+        pooled.close()
+
+
+class _DriverStatement(NamedTuple):
+    sql: str
+    compiled: Compiled
+    bind_processors: tuple[tuple[str, Callable], ...]
+
+
+@functools.cache
+def _for_driver(statement: Executable) -> _DriverStatement | None:
+    """The statement compiled for PostgreSQL's driver once, with the conversions SQLAlchemy
+    would apply to its parameters; None when its rows would need converting too, or its
+    parameters expanding (it then runs through SQLAlchemy)."""
+    dialect = db.engine.dialect
+    compiled = statement.compile(dialect=dialect)
+    if compiled.positional or any(bind.expanding for bind in compiled.binds.values()):
+        return None
+    for column in statement.exported_columns:
+        if column.type.dialect_impl(dialect).result_processor(dialect, None) is not None:
+            return None
+    processors = tuple(
+        (name, process)
+        for name, bind in compiled.binds.items()
+        if (process := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None
+    )
+    return _DriverStatement(compiled.string, compiled, processors)
+
+
+def _alone_in_session(statement: Executable, parameters: Mapping) -> list[Row]:
+    session = db.session()
+    connection = session.connection(execution_options=_AUTOCOMMIT)
+    try:
+        rows = connection.execute(statement, parameters).all()
+    except BaseException:
+        session.rollback()
+        raise
+    session.commit()  # hands the connection back: nothing is sent, there is no transaction
+    return rows
+
+
+def first(statement: Executable, parameters: Mapping) -> Sequence | None:
+    """The first row of a read: alone between transactions, else in the session's transaction."""
+    if between_transactions():
+        rows = alone(statement, parameters)
+        return rows[0] if rows else None
+    return db.session.connection().execute(statement, parameters).first()

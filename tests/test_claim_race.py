@@ -2,11 +2,12 @@
 
 import threading
 
+import pytest
 from sqlalchemy import func, select
 
 from helpline.extensions import db
 from helpline.inbox import service
-from helpline.inbox.errors import AlreadyAssigned
+from helpline.inbox.errors import AlreadyAssigned, ConversationEnded, NotAllowed, NotFound
 from helpline.inbox.models import AuditEntry, Conversation, Message
 from tests import factories
 
@@ -163,3 +164,64 @@ def test_concurrent_messages_get_distinct_gapless_sequence_numbers(app, visitor,
     db.session.rollback()
     seqs = [m.seq for m in factories.messages_of(1)]
     assert seqs == list(range(1, 43))  # start, joined, 40 messages
+
+
+def test_a_reply_checked_before_a_transfer_is_not_stored_after_it(app, visitor):
+    """Anna's reply passed its checks on the conversation as it was read; before it is
+    stored, the chat goes to Ben. The reply is refused, as if it had been sent after."""
+    visitor().say("Hallo")
+    anna, ben = factories.staff_user("Anna"), factories.staff_user("Ben")
+    anna_id, ben_id = anna.id, ben.id
+    service.claim(1, anna)
+    read_by_anna = service.by_id(1)
+    db.session.commit()  # what Anna's event read stays as it was read
+    with app.app_context():
+        service.transfer(1, db.session.get(factories.StaffUser, anna_id), ben_id)
+        db.session.remove()
+    assert read_by_anna.assignee_id == anna_id
+
+    with pytest.raises(NotAllowed):
+        service.post_staff_message(1, anna, factories.new_id(), "Nog een vraag?")
+
+    db.session.rollback()
+    assert [m.body for m in factories.messages_of(1) if m.kind == "text"] == ["Hallo"]
+
+
+@pytest.mark.parametrize("session", ["between transactions", "inside a transaction"])
+def test_only_a_forms_sender_writes_back_while_the_counsellor_wraps_up(app, session):
+    """A visitor's message is stored in one statement when it can be: the rules are the same
+    whichever way it is stored."""
+    helpwanted = service.get_service("helpwanted")
+    counsellor = factories.staff_user("Anna")
+    tokens = {}
+    for channel in ("chat", "form"):
+        client = service.new_client()
+        posted = service.open_conversation(helpwanted, channel, client, factories.new_id(), "Hoi")
+        tokens[channel] = posted.conversation.token
+        service.claim(posted.conversation.id, counsellor)
+        service.end(posted.conversation.id, counsellor)
+    db.session.remove()
+
+    def write(channel: str) -> service.Posted:
+        if session == "inside a transaction":
+            db.session.connection()
+        try:
+            return service.post_visitor_message(tokens[channel], factories.new_id(), "En nu?")
+        finally:
+            db.session.remove()
+
+    with pytest.raises(ConversationEnded):
+        write("chat")
+    posted = write("form")
+    assert (posted.created, posted.message.seq, posted.conversation.state) == (
+        True,
+        posted.conversation.last_seq,
+        "wrap_up",
+    )
+    with pytest.raises(NotFound):
+        service.post_visitor_message("not-a-token", factories.new_id(), "Hallo?")
+    bodies = {
+        channel: [m.body for m in factories.messages_of(i) if m.kind == "text"]
+        for i, channel in enumerate(("chat", "form"), start=1)
+    }
+    assert bodies == {"chat": ["Hoi"], "form": ["Hoi", "En nu?"]}

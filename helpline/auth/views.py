@@ -37,7 +37,7 @@ def _staff_member(user_id: int) -> StaffUser | None:
     held = loading.in_session(StaffUser, user_id)
     if held is not None:
         return held
-    row = db.session.connection().execute(_staff_by_id, {"id": user_id}).first()
+    row = loading.first(_staff_by_id, {"id": user_id})
     return loading.from_row(StaffUser, row) if row else None
 
 

@@ -24,6 +24,11 @@ class ConversationEnded(InboxError):
     default_message = "This conversation has ended."
 
 
+class ConversationChanged(InboxError):
+    code = "conversation_changed"
+    default_message = "The conversation changed while this was sent; please try again."
+
+
 class AlreadyAssigned(InboxError):
     code = "already_assigned"
     default_message = "Another counsellor already has this conversation."

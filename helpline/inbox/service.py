@@ -7,12 +7,13 @@ Conversation or a Message itself.
 import functools
 import secrets
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import (
+    ColumnElement,
     Insert,
     Select,
     Table,
@@ -24,7 +25,9 @@ from sqlalchemy import (
     func,
     insert,
     inspect,
+    or_,
     select,
+    true,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -40,6 +43,7 @@ from helpline.inbox import broadcast, categories, hours, signals
 from helpline.inbox.errors import (
     AlreadyAssigned,
     ChatLimitReached,
+    ConversationChanged,
     ConversationEnded,
     InvalidInput,
     InvalidState,
@@ -168,10 +172,13 @@ def _conversation_statement(column: str) -> Select:
 def _conversation_where(column: str, value: object) -> Conversation | None:
     """A conversation, its service and assignee, read by one Core statement: every message
     reads its conversation here, and the ORM's joined loading costs more than the query."""
-    result = db.session.connection().execute(_conversation_statement(column), {"value": value})
-    row = result.first()
-    if row is None:
-        return None
+    row = loading.first(_conversation_statement(column), {"value": value})
+    return None if row is None else _loaded_conversation(row)
+
+
+def _loaded_conversation(row: Sequence) -> Conversation:
+    """The conversation with its service and assignee, from a row that starts with their
+    columns (`_conversation_statement`'s order)."""
     service_at = len(loading.columns(Conversation))
     conversation = loading.from_row(Conversation, row)
     service = loading.from_row(Service, row, service_at)
@@ -539,20 +546,31 @@ def post_visitor_message(
 
     `origin`: the socket it came from, which has it in its ack; the visitor's other
     connections (tabs) receive it live."""
-    conversation = by_token(token)
-    # A form's sender may still write back while the counsellor wraps up; a chat has ended then.
-    allowed = OPEN_STATES if conversation.channel == "chat" else (*OPEN_STATES, "wrap_up")
-    posted = _post(
-        conversation,
-        "visitor",
-        body,
-        client_msg_id,
-        allowed_states=allowed,
-        ended=ConversationEnded,
-    )
+    posted = _post_by_token(token, client_msg_id, body) if loading.between_transactions() else None
+    if posted is None:
+        posted = _posting(
+            lambda: by_token(token),
+            lambda conversation: _post(
+                conversation,
+                "visitor",
+                body,
+                client_msg_id,
+                allowed_states=_visitor_writes_in(conversation.channel),
+                ended=ConversationEnded,
+            ),
+        )
     if posted.created:
         _publish_message(posted.conversation, posted.message, unread=posted.unread, origin=origin)
     return posted
+
+
+def _visitor_writes_in(channel: str) -> tuple[str, ...]:
+    """The states in which a visitor's message is taken: a form's sender may still write back
+    while the counsellor wraps up; a chat has ended then."""
+    return OPEN_STATES if channel == "chat" else _FORM_REPLY_STATES
+
+
+_FORM_REPLY_STATES = (*OPEN_STATES, "wrap_up")
 
 
 def visitor_read(conversation_id: int, seq: int) -> None:
@@ -621,18 +639,21 @@ def post_staff_message(
     conversation_id: int, user: StaffUser, client_msg_id: str, body: str, *, note: bool = False
 ) -> Posted:
     """A counsellor's reply (sent to the visitor) or private note (never sent to the visitor)."""
-    conversation = by_id(conversation_id)
-    require(user, "add_note" if note else "reply", conversation)
-    posted = _post(
-        conversation,
-        "counsellor",
-        body,
-        client_msg_id,
-        allowed_states=("queued", "active", "wrap_up", "closed") if note else ("active",),
-        ended=InvalidState,
-        author=user,
-        kind="note" if note else "text",
-    )
+
+    def post(conversation: Conversation) -> Posted:
+        require(user, "add_note" if note else "reply", conversation)
+        return _post(
+            conversation,
+            "counsellor",
+            body,
+            client_msg_id,
+            allowed_states=("queued", "active", "wrap_up", "closed") if note else ("active",),
+            ended=InvalidState,
+            author=user,
+            kind="note" if note else "text",
+        )
+
+    posted = _posting(lambda: by_id(conversation_id), post)
     if posted.created:
         _publish_message(posted.conversation, posted.message)
     return posted
@@ -1081,85 +1102,130 @@ _insert_message = insert(Message.__table__)
 # Built once per set of columns and run as plain Core: on this path (every message), building
 # the statement and the ORM's bulk-update machinery cost more than the UPDATE.
 @functools.cache
-def _next_seq_statement(names: tuple[str, ...]) -> Update:
-    """UPDATE conversation SET last_seq = last_seq + 1, <names> ... RETURNING last_seq."""
-    table = Conversation.__table__
+def _next_seq_statement(names: tuple[str, ...], lookup: str, returned: tuple[str, ...]) -> Update:
+    """UPDATE conversation SET last_seq = last_seq + 1, <names> WHERE <lookup> RETURNING <returned>.
+
+    `lookup`: "id", the conversation :conversation_id; "checked", that conversation only while
+    its state and assignee are still :expected_state and :expected_assignee; "token", the
+    conversation a visitor holds :by_token of, while it takes the visitor's messages.
+    """
+    c = Conversation.__table__.c
+    if lookup == "token":
+        # Spelled out rather than IN (...), which is expanded into the SQL on every execution.
+        def one_of(states: tuple[str, ...]) -> ColumnElement[bool]:
+            return or_(*(c.state == state for state in states))
+
+        where = [
+            c.token == bindparam("by_token"),
+            case((c.channel == "chat", one_of(OPEN_STATES)), else_=one_of(_FORM_REPLY_STATES)),
+        ]
+    else:
+        where = [c.id == bindparam("conversation_id")]
+    if lookup == "checked":
+        where += [
+            c.state == bindparam("expected_state"),
+            c.assignee_id.is_not_distinct_from(bindparam("expected_assignee", type_=c.id.type)),
+        ]
     return (
-        update(table)
-        .where(table.c.id == bindparam("conversation_id"))
-        .values(last_seq=table.c.last_seq + 1, **{n: bindparam(f"new_{n}") for n in names})
-        .returning(table.c.last_seq)
+        update(Conversation.__table__)
+        .where(*where)
+        .values(last_seq=c.last_seq + 1, **{n: bindparam(f"new_{n}") for n in names})
+        .returning(*(c[name] for name in returned))
     )
 
 
 @functools.cache
-def _append_statement(names: tuple[str, ...], audited: bool, counted: bool) -> Select:
+def _append_statement(
+    names: tuple[str, ...], audited: bool, counted: bool, lookup: str = "id"
+) -> Select:
     """PostgreSQL: the sequence number, the message and what goes with it in one statement.
 
-    WITH next_seq AS (UPDATE conversation ... RETURNING last_seq),
+    WITH next_seq AS (UPDATE conversation SET last_seq = last_seq + 1, <names> WHERE <lookup>
+                      RETURNING ...),
          inserted AS (INSERT INTO message (...) SELECT ..., next_seq.last_seq, ... FROM next_seq
-                      RETURNING id, seq)
+                      RETURNING id, seq, conversation_id)
        [, INSERT INTO audit_entry (...) SELECT ... FROM inserted]      -- audited: staff's words
-    SELECT inserted.id, inserted.seq
-       [, visitor messages above :read_seq, highest seq]               -- counted: unread count
-    FROM inserted
+    SELECT [conversation, service, assignee,]                        -- lookup "token"
+           inserted.id, inserted.seq
+           [, visitor messages above staff_read_seq, highest seq]     -- counted: unread count
+    FROM inserted, next_seq ...
+
+    `lookup`: as `_next_seq_statement`. When it finds nothing, nothing is written and there
+    is no row.
     """
     table = Message.__table__
-    following = _next_seq_statement(names).cte("next_seq")
+    returned = (
+        tuple(column.key for column in loading.columns(Conversation))
+        if lookup == "token"
+        else ("id", "last_seq", "staff_read_seq")
+    )
+    following = _next_seq_statement(names, lookup, returned).cte("next_seq")
+    from_next_seq = {"seq": following.c.last_seq, "conversation_id": following.c.id}
     values = [
-        following.c.last_seq
-        if name == "seq"
         # Prefixed: a parameter named like a column would also be SET by the UPDATE.
-        else bindparam(f"message_{name}", type_=table.c[name].type)
+        from_next_seq.get(name, bindparam(f"message_{name}", type_=table.c[name].type))
         for name in _MESSAGE_COLUMNS
     ]
     inserted = (
         insert(table)
         .from_select(list(_MESSAGE_COLUMNS), select(*values))
-        .returning(table.c.id, table.c.seq)
+        .returning(table.c.id, table.c.seq, table.c.conversation_id)
         .cte("inserted")
     )
+    joined = inserted.join(following, true())
     selected = [inserted.c.id, inserted.c.seq]
+    if lookup == "token":
+        services, staff = Service.__table__, StaffUser.__table__
+        joined = joined.join(services, services.c.id == following.c.service_id).outerjoin(
+            staff, staff.c.id == following.c.assignee_id
+        )
+        selected = [
+            *(following.c[column.key] for column in loading.columns(Conversation)),
+            *loading.columns(Service),
+            *loading.columns(StaffUser),
+            *selected,
+        ]
     if counted:
         # Read in the statement's snapshot, which does not hold the new message (added after),
         # nor a message committed while the UPDATE waited for the row lock: the highest seq
         # seen tells whether one was missed.
         earlier = table.alias("earlier")
-        conversation_id = bindparam("message_conversation_id")
         unread = select(func.count()).where(
-            earlier.c.conversation_id == conversation_id,
+            earlier.c.conversation_id == following.c.id,
             earlier.c.sender == "visitor",
-            earlier.c.seq > bindparam("read_seq"),
+            earlier.c.seq > following.c.staff_read_seq,
         )
-        highest = select(func.max(earlier.c.seq)).where(
-            earlier.c.conversation_id == conversation_id
-        )
+        highest = select(func.max(earlier.c.seq)).where(earlier.c.conversation_id == following.c.id)
         selected += [unread.scalar_subquery(), highest.scalar_subquery()]
-    statement = select(*selected).select_from(inserted)
+    statement = select(*selected).select_from(joined)
     if audited:
         audit = AuditEntry.__table__
         entry = select(
             bindparam("message_created_at", type_=audit.c.at.type),
             bindparam("message_author_id", type_=audit.c.actor_id.type),
             bindparam("audit_action", type_=audit.c.action.type),
-            bindparam("message_conversation_id", type_=audit.c.conversation_id.type),
+            inserted.c.conversation_id,
             bindparam("audit_detail", type_=audit.c.detail.type),
-        ).select_from(inserted)
+        )
         columns = ["at", "actor_id", "action", "conversation_id", "detail"]
         statement = statement.add_cte(insert(audit).from_select(columns, entry).cte("audited"))
     return statement
 
 
-def _next_seq(conversation: Conversation, **also) -> int:
-    """Hand out the next sequence number, setting `also` on the conversation in the same UPDATE.
+def _next_seq(conversation: Conversation, also: dict, parameters: dict, lookup: str) -> int:
+    """Hand out the next sequence number, setting `also` on the conversation in the same UPDATE
+    (SQLite; PostgreSQL's `_append_statement` does it with the INSERT). ConversationChanged
+    when the lookup finds nothing.
 
     The UPDATE takes the conversation's row lock until commit, so sequence numbers of one
     conversation become visible in order: a reader that has seen seq n never misses n-1.
     """
     names = tuple(sorted(also))
-    db.session.flush()  # what the ORM's autoflush did before an UPDATE
-    parameters = {"conversation_id": conversation.id} | {f"new_{n}": also[n] for n in names}
-    seq = db.session.connection().execute(_next_seq_statement(names), parameters).scalar_one()
+    parameters = parameters | {f"new_{n}": also[n] for n in names}
+    statement = _next_seq_statement(names, lookup, ("last_seq",))
+    seq = db.session.connection().execute(statement, parameters).scalar()
+    if seq is None:
+        raise ConversationChanged()
     _took_seq(conversation, seq, also)
     return seq
 
@@ -1195,39 +1261,90 @@ def _append_row(
     *,
     audit: str | None = None,
     count_unread: bool = False,
+    checked: bool = False,
 ) -> tuple[Message, int | None]:
     """Store a message row; `audit`: the author's audit action, written with it; `count_unread`:
-    also count the visitor messages staff have not read (this one included)."""
-    connection = db.session.connection()
+    also count the visitor messages staff have not read (this one included); `checked`: only
+    while the conversation's state and assignee are still those the caller checked, else
+    ConversationChanged.
+
+    On PostgreSQL this is one statement, run alone when the session is between transactions.
+    """
     db.session.flush()
-    unread = None
-    postgresql = connection.dialect.name == "postgresql"
-    if postgresql:
-        names = tuple(sorted(also))
-        parameters = (
-            {f"message_{name}": value for name, value in row.items()}
-            | {"message_conversation_id": conversation.id, "conversation_id": conversation.id}
-            | {f"new_{n}": also[n] for n in names}
-        )
+    parameters = {"conversation_id": conversation.id}
+    lookup = "id"
+    if checked:
+        lookup = "checked"
+        parameters |= {
+            "expected_state": conversation.state,
+            "expected_assignee": conversation.assignee_id,
+        }
+    if db.engine.dialect.name != "postgresql":
+        seq = _next_seq(conversation, also, parameters, lookup)
+        message = _loaded_message(row | {"conversation_id": conversation.id, "seq": seq}, author)
         if audit is not None:
-            parameters |= {"audit_action": audit, "audit_detail": None}
-        if count_unread:
-            parameters["read_seq"] = conversation.staff_read_seq
-        statement = _append_statement(names, audit is not None, count_unread)
-        result = connection.execute(statement, parameters).one()
-        row["id"], seq = result[0], result[1]
-        if count_unread and (result[3] or 0) == seq - 1:
-            unread = result[2] + 1
-        row.update(conversation_id=conversation.id, seq=seq)
-        _took_seq(conversation, seq, also)
-    else:
-        row.update(conversation_id=conversation.id, seq=_next_seq(conversation, **also))
-    message = _loaded_message(row, author)
-    if audit is not None and not postgresql:
-        _audit(author, audit, conversation)
-    if count_unread and unread is None:
-        unread = _count_unread(conversation)
-    return message, unread
+            _audit(author, audit, conversation)
+        return message, _count_unread(conversation) if count_unread else None
+    names = tuple(sorted(also))
+    parameters |= _append_parameters(row, also, names)
+    if audit is not None:
+        parameters |= {"audit_action": audit, "audit_detail": None}
+    statement = _append_statement(names, audit is not None, count_unread, lookup)
+    result = loading.first(statement, parameters)
+    if result is None:
+        raise ConversationChanged()
+    message_id, seq = result[0], result[1]
+    _took_seq(conversation, seq, also)
+    message = _loaded_message(
+        row | {"id": message_id, "conversation_id": conversation.id, "seq": seq}, author
+    )
+    return message, _unread(conversation, seq, result[2:]) if count_unread else None
+
+
+def _post_by_token(token: str, client_msg_id: str, body: str) -> Posted | None:
+    """A visitor's message as one statement, run alone: find the conversation by its token,
+    check that it takes the visitor's messages, store the message and count what the
+    counsellor has not read. None when it cannot be done so (an unknown token, a conversation
+    that takes no messages now, a message sent before): the usual path then answers."""
+    row, also = _message_row("visitor", body, client_msg_id, None, "text", None, utcnow())
+    names = tuple(sorted(also))
+    parameters = _append_parameters(row, also, names) | {"by_token": token}
+    try:
+        result = loading.first(_append_statement(names, False, True, "token"), parameters)
+    except IntegrityError:
+        return None
+    if result is None:
+        return None
+    conversation = _loaded_conversation(result)
+    at = sum(len(loading.columns(model)) for model in (Conversation, Service, StaffUser))
+    message_id, seq = result[at], result[at + 1]
+    _took_seq(conversation, seq, also)
+    message = _loaded_message(
+        row | {"id": message_id, "conversation_id": conversation.id, "seq": seq}, None
+    )
+    unread = (
+        _unread(conversation, seq, result[at + 2 :]) if conversation.state == "active" else None
+    )
+    return Posted(conversation, message, True, unread)
+
+
+def _append_parameters(row: dict, also: dict, names: tuple[str, ...]) -> dict:
+    """The parameters of `_append_statement` for a message row and what it changes."""
+    given = {f"message_{name}": value for name, value in row.items() if name not in _FROM_NEXT_SEQ}
+    return given | {f"new_{name}": also[name] for name in names}
+
+
+_FROM_NEXT_SEQ = ("conversation_id", "seq")
+
+
+def _unread(conversation: Conversation, seq: int, counted: Sequence) -> int:
+    """The unread count after message `seq`, from the count and highest seq the append read:
+    when its snapshot missed a message committed meanwhile, counted again (after commit, so
+    perhaps with a later message too: never too few)."""
+    count, highest = counted
+    if (highest or 0) == seq - 1:
+        return count + 1
+    return _count_unread(conversation)
 
 
 def _message_row(
@@ -1359,9 +1476,10 @@ def _post(
             also,
             author,
             audit=None if author is None else "note.add" if kind == "note" else "message.send",
-            # Counted under the row lock the append took, rather than in a transaction of its
-            # own after commit: every earlier message of this conversation is committed by now.
+            # Counted with the append, under its row lock: every earlier message of this
+            # conversation is committed by then.
             count_unread=sender == "visitor" and conversation.state == "active",
+            checked=True,
         )
         db.session.commit()
     except IntegrityError:
@@ -1372,6 +1490,21 @@ def _post(
             raise
         return Posted(by_id(conversation_id), existing, False)
     return Posted(conversation, message, True, unread)
+
+
+def _posting(read: Callable[[], Conversation], post: Callable[[Conversation], Posted]) -> Posted:
+    """Read the conversation and post to it; when it changed in between (a transfer, an end),
+    read it and check again: a message never lands where the checks it passed no longer hold."""
+    for _ in range(_POST_ATTEMPTS):
+        conversation = read()
+        try:
+            return post(conversation)
+        except ConversationChanged:
+            db.session.expunge(conversation)
+    raise ConversationChanged()
+
+
+_POST_ATTEMPTS = 3
 
 
 def _existing(conversation_id: int, client_msg_id: str) -> Message | None:
@@ -1591,7 +1724,7 @@ _unread_statement = (
 def _count_unread(conversation: Conversation) -> int:
     """Visitor messages above the staff's read watermark (a Core statement built once)."""
     parameters = {"conversation_id": conversation.id, "read_seq": conversation.staff_read_seq}
-    return db.session.connection().execute(_unread_statement, parameters).scalar_one()
+    return loading.first(_unread_statement, parameters)[0]
 
 
 def _commit_change(conversation: Conversation, event: Message) -> None:
