@@ -89,6 +89,8 @@ def servers(app, database_url_for_tests, redis_url):
         "SOCKETIO_CHANNEL": f"two-servers-{uuid.uuid4().hex}",
         "SECRET_KEY": "two-servers-secret",
         "ACCESS_LOG": "-",
+        # Every test signs in from this one address, and the limit's counts are kept in Redis.
+        "LOGIN_RATE_LIMIT": "100 per minute",
     }
     first, second = Server(env), Server(env)
     try:
@@ -220,3 +222,48 @@ def test_one_visitor_message_crosses_to_the_other_server_in_one_publish(app, ser
     ]
     visitor.close()
     counsellor.close()
+
+
+@pytest.mark.parametrize("database_url_for_tests", ["postgresql"], indirect=True)
+def test_a_chat_goes_on_while_colleagues_sign_in_on_the_same_server(app, servers):
+    """Checking a password takes argon2 some 150 ms of CPU; a running chat does not wait."""
+    one, _two = servers
+    colleagues = [factories.staff_user(f"Colleague{i}").email for i in range(3)]
+    visitor = Peer(one.url, "/chat")
+    opened = visitor.call(
+        "message",
+        {
+            "service": "helpwanted",
+            "visitor": secrets.token_urlsafe(32),
+            "client_msg_id": "v-first-1",
+        }
+        | {"body": "Hallo"},
+    )
+    assert opened["ok"], opened
+    finished: list[str] = []
+    pages = {email: requests.Session() for email in colleagues}
+    forms = {}
+    for email, session in pages.items():
+        page = session.get(f"{one.url}/login", timeout=10).text
+        forms[email] = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+
+    def sign_in_now(email: str) -> None:
+        data = {"email": email, "password": factories.PASSWORD, "csrf_token": forms[email]}
+        response = pages[email].post(f"{one.url}/login", data=data, allow_redirects=False)
+        finished.append("signed in" if response.status_code == 302 else response.text)
+
+    signing_in = [threading.Thread(target=sign_in_now, args=(e,)) for e in colleagues]
+    for thread in signing_in:
+        thread.start()
+    time.sleep(0.05)  # the server is checking their passwords now
+    ack = visitor.call(
+        "message",
+        {"token": opened["token"], "client_msg_id": "v-second-2", "body": "Is daar iemand?"},
+    )
+    finished.append("chat answered")
+    for thread in signing_in:
+        thread.join(timeout=30)
+
+    assert ack["ok"], ack
+    assert finished == ["chat answered"] + ["signed in"] * 3
+    visitor.close()

@@ -1,9 +1,13 @@
 """Staff accounts: counsellors, supervisors and admins."""
 
+import functools
 import secrets
+import sys
+from collections.abc import Callable
 from datetime import datetime
+from typing import TypeVar
 
-from argon2 import PasswordHasher
+import argon2
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import CheckConstraint, String
 from sqlalchemy.orm import Mapped, mapped_column
@@ -12,6 +16,47 @@ from helpline.extensions import db
 from helpline.timeutil import utcnow
 
 ROLES = ("counsellor", "therapist", "supervisor", "admin")
+T = TypeVar("T")
+
+
+class PasswordHasher(argon2.PasswordHasher):
+    """argon2, hashing and verifying off the event loop.
+
+    One hash is some 150 ms of CPU by design. Under gevent, every socket of the process would
+    wait for it: each staff sign-in and each contact form would hold up every running chat.
+    argon2 releases the GIL, so in one of the hub's native threads it holds up only the request
+    that waits for it.
+    """
+
+    def hash(self, password: str | bytes, *, salt: bytes | None = None) -> str:
+        return _off_the_loop(functools.partial(super().hash, password, salt=salt))
+
+    def verify(self, hash: str | bytes, password: str | bytes) -> bool:
+        return _off_the_loop(functools.partial(super().verify, hash, password))
+
+
+def _off_the_loop(work: Callable[[], T]) -> T:
+    """Run CPU-bound work that releases the GIL in a native thread when gevent runs the
+    process (its exceptions are raised here); with real threads, in this one."""
+    if "gevent.monkey" in sys.modules:
+        from gevent import get_hub, monkey
+
+        if monkey.is_module_patched("threading"):
+            # Returned rather than raised there: gevent would print every wrong password.
+            result, error = get_hub().threadpool.apply(functools.partial(_outcome, work))
+            if error is not None:
+                raise error
+            return result
+    return work()
+
+
+def _outcome(work: Callable[[], T]) -> tuple[T | None, Exception | None]:
+    try:
+        return work(), None
+    except Exception as error:
+        return None, error
+
+
 hasher = PasswordHasher()
 
 
