@@ -146,7 +146,12 @@ def alone(statement: Executable, parameters: Mapping) -> Sequence[Sequence]:
         if engine.dialect.is_disconnect(error, pooled, None):
             pooled.invalidate(error)
         raise DBAPIError.instance(
-            driver.sql, values, error, engine.dialect.loaded_dbapi.Error, dialect=engine.dialect
+            driver.sql,
+            values,
+            error,
+            engine.dialect.loaded_dbapi.Error,
+            hide_parameters=engine.hide_parameters,
+            dialect=engine.dialect,
         ) from error
     finally:
         pooled.close()
@@ -191,7 +196,7 @@ def _alone_in_session(statement: Executable, parameters: Mapping) -> list[Row]:
 
 
 def first(statement: Executable, parameters: Mapping) -> Sequence | None:
-    """The first row of a read: alone between transactions, else in the session's transaction."""
+    """The statement's first row: run alone between transactions, else in the session's."""
     if between_transactions():
         rows = alone(statement, parameters)
         return rows[0] if rows else None

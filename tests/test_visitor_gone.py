@@ -75,10 +75,10 @@ def test_chat_of_a_visitor_on_a_crashed_server_moves_on_too(app, visitor, counse
     person = visitor()
     person.say("Hallo")
     counsellor().claim(1)
-    # The server holding the connection died: no disconnect was ever reported.
+    # The server holding the connection died: no disconnect was ever reported, and no
+    # heartbeat came since.
     with app.app_context():
-        service.visitors_seen([1], utcnow() - timedelta(minutes=10))
-        moved = service.expire_departed_visitors()
+        moved = service.expire_departed_visitors(utcnow() + timedelta(minutes=10))
 
     assert moved == 1
     db.session.rollback()
@@ -96,3 +96,23 @@ def test_a_live_connection_keeps_the_chat_open_through_heartbeats(app, visitor, 
         moved = service.expire_departed_visitors(later + timedelta(seconds=5))
 
     assert moved == 0
+
+
+def test_heartbeats_keep_a_quiet_visitor_in_their_chat_until_they_go(app, visitor, counsellor):
+    person = visitor()
+    person.say("Hallo")
+    counsellor().claim(1)
+    grace = app.config["VISITOR_GRACE_SECONDS"]
+    start = utcnow()
+
+    with app.app_context():
+        # Connected but silent for five minutes: a heartbeat every 5 seconds.
+        for second in range(5, 300, 5):
+            now = start + timedelta(seconds=second)
+            service.visitors_seen([1], now)
+            assert service.expire_departed_visitors(now + timedelta(seconds=1)) == 0
+        # The heartbeats stop (the server crashed): the chat waits at least half the grace
+        # period for the visitor to come back, and moves on within the whole of it.
+        last = start + timedelta(seconds=295)
+        assert service.expire_departed_visitors(last + timedelta(seconds=grace / 2 - 1)) == 0
+        assert service.expire_departed_visitors(last + timedelta(seconds=grace + 1)) == 1

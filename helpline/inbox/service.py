@@ -597,9 +597,21 @@ def visitor_present(conversation_id: int, present: bool, now: datetime | None = 
 
 
 def visitors_seen(conversation_ids: list[int], now: datetime | None = None) -> None:
-    """Heartbeat of one server process for the visitors connected to it."""
-    if conversation_ids:
-        _mark_seen(conversation_ids, now or utcnow())
+    """Heartbeat of one server process for the visitors connected to it.
+
+    Only what the grace period needs is written: a chat's time seen (which every visitor
+    message renews too) is renewed once it is half the grace period old, or the grace period
+    less two heartbeats if that is sooner. Renewing every chat's row at every heartbeat held up
+    the messages of all those chats while it was written.
+    """
+    if not conversation_ids:
+        return
+    now = now or utcnow()
+    grace, sweep = (
+        current_app.config[k] for k in ("VISITOR_GRACE_SECONDS", "VISITOR_SWEEP_SECONDS")
+    )
+    renew_after = max(0, min(grace / 2, grace - 2 * sweep))
+    _mark_seen(conversation_ids, now, renew_before=now - timedelta(seconds=renew_after))
 
 
 def visitor_ends(conversation: Conversation, now: datetime | None = None) -> Conversation:
@@ -1620,7 +1632,11 @@ def _audit(
 _insert_audit = insert(AuditEntry.__table__)
 
 
-def _mark_seen(conversation_ids: list[int], now: datetime) -> None:
+def _mark_seen(
+    conversation_ids: list[int], now: datetime, renew_before: datetime | None = None
+) -> None:
+    """The visitors of these conversations are connected: set their time seen to `now`
+    (only where it is before `renew_before`, when given) and announce those who were gone."""
     returned = list(
         db.session.scalars(
             update(Conversation)
@@ -1630,9 +1646,13 @@ def _mark_seen(conversation_ids: list[int], now: datetime) -> None:
             .execution_options(synchronize_session=False)
         )
     )
+    renewed = [Conversation.id.in_(conversation_ids)]
+    if renew_before is not None:
+        seen = Conversation.visitor_seen_at
+        renewed.append(or_(seen.is_(None), seen < renew_before))
     db.session.execute(
         update(Conversation)
-        .where(Conversation.id.in_(conversation_ids))
+        .where(*renewed)
         .values(visitor_seen_at=now)
         .execution_options(synchronize_session=False)
     )
