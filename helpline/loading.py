@@ -7,7 +7,7 @@ statement reads the rows and `loaded` turns each into an object: in the session,
 its relationships loaded or loading lazily, exactly as after `session.get`.
 
 On PostgreSQL, a statement the session runs between transactions (a socket event's first read,
-a message's append) runs as a transaction of its own (`alone`): autocommit, without the round
+a message's append) runs as a transaction of its own (`_alone`): autocommit, without the round
 trips of BEGIN and COMMIT, each of which waits for PostgreSQL and for the event loop to come
 back to the event. At READ COMMITTED every statement sees what was committed before it
 started, so a read alone sees what it would see as a transaction's first statement.
@@ -85,9 +85,6 @@ def loaded(model: type, values: dict):
     return instance
 
 
-_AUTOCOMMIT = {"isolation_level": "AUTOCOMMIT"}
-
-
 def between_transactions() -> bool:
     """True on PostgreSQL when the session holds no connection (it has no transaction open
     on the database) and has nothing to flush: its next statement can then run alone."""
@@ -115,7 +112,7 @@ def _released(session: Session, transaction: SessionTransaction) -> None:
         session.info.pop(_CONNECTED, None)
 
 
-def alone(statement: Executable, parameters: Mapping) -> Sequence[Sequence]:
+def _alone(driver: "_DriverStatement", parameters: Mapping) -> Sequence[Sequence]:
     """Run one statement as a transaction of its own and return its rows: committed (and
     durable) when this returns, or, if it fails, without a trace. Only `between_transactions`.
 
@@ -124,9 +121,6 @@ def alone(statement: Executable, parameters: Mapping) -> Sequence[Sequence]:
     session bookkeeping cost more CPU than PostgreSQL takes to run the statement. The session
     keeps the objects it holds and stays between transactions.
     """
-    driver = _for_driver(statement)
-    if driver is None:
-        return _alone_in_session(statement, parameters)
     values = driver.compiled.construct_params(parameters)
     for name, process in driver.bind_processors:
         values[name] = process(values[name])
@@ -138,7 +132,7 @@ def alone(statement: Executable, parameters: Mapping) -> Sequence[Sequence]:
         try:
             with connection.cursor() as cursor:
                 cursor.execute(driver.sql, values)
-                return cursor.fetchall()
+                return cursor.fetchall() if cursor.description is not None else []
         finally:
             if not connection.closed:
                 connection.autocommit = False  # as the pool hands it out to sessions
@@ -167,7 +161,7 @@ class _DriverStatement(NamedTuple):
 def _for_driver(statement: Executable) -> _DriverStatement | None:
     """The statement compiled for PostgreSQL's driver once, with the conversions SQLAlchemy
     would apply to its parameters; None when its rows would need converting too, or its
-    parameters expanding (it then runs through SQLAlchemy)."""
+    parameters expanding (it then runs in the session's transaction)."""
     dialect = db.engine.dialect
     compiled = statement.compile(dialect=dialect)
     if compiled.positional or any(bind.expanding for bind in compiled.binds.values()):
@@ -183,21 +177,11 @@ def _for_driver(statement: Executable) -> _DriverStatement | None:
     return _DriverStatement(compiled.string, compiled, processors)
 
 
-def _alone_in_session(statement: Executable, parameters: Mapping) -> list[Row]:
-    session = db.session()
-    connection = session.connection(execution_options=_AUTOCOMMIT)
-    try:
-        rows = connection.execute(statement, parameters).all()
-    except BaseException:
-        session.rollback()
-        raise
-    session.commit()  # hands the connection back: nothing is sent, there is no transaction
-    return rows
-
-
 def first(statement: Executable, parameters: Mapping) -> Sequence | None:
-    """The statement's first row: run alone between transactions, else in the session's."""
-    if between_transactions():
-        rows = alone(statement, parameters)
+    """The statement's first row: run alone between transactions (unless its rows need
+    SQLAlchemy's conversions), else in the session's transaction."""
+    driver = _for_driver(statement) if between_transactions() else None
+    if driver is not None:
+        rows = _alone(driver, parameters)
         return rows[0] if rows else None
     return db.session.connection().execute(statement, parameters).first()

@@ -36,9 +36,10 @@ def test_a_rolled_back_change_stays_undone_on_a_connection_that_ran_a_statement_
         db.session.commit()
         anna_id = anna.id
         assert loading.between_transactions()
-        assert loading.alone(staff_member, {"id": anna_id})[0][0] == anna.email
+        assert loading.first(staff_member, {"id": anna_id})[0] == anna.email
+        assert loading.between_transactions()
         with pytest.raises(IntegrityError):
-            loading.alone(copy_staff_member, {"id": anna_id})
+            loading.first(copy_staff_member, {"id": anna_id})
 
         # The pool's one connection ran both; a session's work on it is a transaction again.
         ben = factories.StaffUser(

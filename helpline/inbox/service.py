@@ -1305,11 +1305,8 @@ def _append_row(
     result = loading.first(statement, parameters)
     if result is None:
         raise ConversationChanged()
-    message_id, seq = result[0], result[1]
-    _took_seq(conversation, seq, also)
-    message = _loaded_message(
-        row | {"id": message_id, "conversation_id": conversation.id, "seq": seq}, author
-    )
+    seq = result[1]
+    message = _appended(conversation, row, also, author, message_id=result[0], seq=seq)
     return message, _unread(conversation, seq, result[2:]) if count_unread else None
 
 
@@ -1329,15 +1326,28 @@ def _post_by_token(token: str, client_msg_id: str, body: str) -> Posted | None:
         return None
     conversation = _loaded_conversation(result)
     at = sum(len(loading.columns(model)) for model in (Conversation, Service, StaffUser))
-    message_id, seq = result[at], result[at + 1]
-    _took_seq(conversation, seq, also)
-    message = _loaded_message(
-        row | {"id": message_id, "conversation_id": conversation.id, "seq": seq}, None
-    )
+    seq = result[at + 1]
+    message = _appended(conversation, row, also, None, message_id=result[at], seq=seq)
     unread = (
         _unread(conversation, seq, result[at + 2 :]) if conversation.state == "active" else None
     )
     return Posted(conversation, message, True, unread)
+
+
+def _appended(
+    conversation: Conversation,
+    row: dict,
+    also: dict,
+    author: StaffUser | None,
+    *,
+    message_id: int,
+    seq: int,
+) -> Message:
+    """The message `_append_statement` stored, in the session, and its conversation as the
+    statement left it."""
+    _took_seq(conversation, seq, also)
+    stored = {"id": message_id, "conversation_id": conversation.id, "seq": seq}
+    return _loaded_message(row | stored, author)
 
 
 def _append_parameters(row: dict, also: dict, names: tuple[str, ...]) -> dict:
