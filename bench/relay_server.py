@@ -6,11 +6,15 @@ visitor (namespace /chat) and a counsellor (namespace /inbox) `join` the room of
 conversation; every `message` is acked and relayed to the other side.
 
 With RELAY_REDIS_URL set, emits go through a Redis message queue as the app's do (for
-telling apart what Redis costs from what the handlers cost).
+telling apart what Redis costs from what the handlers cost). With RELAY_DATABASE_URL set too,
+every message is first stored in PostgreSQL, one autocommit INSERT on a pooled psycopg
+connection, before it is acked and relayed: the least any server does that keeps each message
+durably before passing it on and shares it between processes.
 """
 
 import json
 import os
+import queue
 
 import socketio
 
@@ -32,6 +36,51 @@ sio = socketio.Server(
     logger=False,
     engineio_logger=False,
 )
+
+
+class _Store:
+    """A small pool of autocommit connections and one INSERT per message."""
+
+    def __init__(self, url: str, size: int = 10):
+        import psycopg
+
+        self._connect = lambda: psycopg.connect(url, autocommit=True)
+        with self._connect() as connection:
+            connection.execute(
+                "CREATE TABLE IF NOT EXISTS relay_message (id bigserial PRIMARY KEY,"
+                " conversation_id bigint NOT NULL, sender text NOT NULL,"
+                " client_msg_id text NOT NULL, body text NOT NULL,"
+                " created_at timestamptz NOT NULL DEFAULT now(),"
+                " UNIQUE (conversation_id, sender, client_msg_id))"
+            )
+        self._idle: queue.LifoQueue = queue.LifoQueue()
+        for _ in range(size):
+            self._idle.put(None)
+
+    def add(self, conversation_id: int, sender: str, client_msg_id, body) -> int | None:
+        connection = self._idle.get()
+        try:
+            if connection is None or connection.closed:
+                connection = self._connect()
+            row = connection.execute(
+                "INSERT INTO relay_message (conversation_id, sender, client_msg_id, body)"
+                " VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING id",
+                (conversation_id, sender, str(client_msg_id), str(body)),
+            ).fetchone()
+            return row[0] if row else None
+        finally:
+            self._idle.put(connection)
+
+
+_database_url = os.environ.get("RELAY_DATABASE_URL")
+_store = _Store(_database_url) if _database_url else None
+
+
+def _stored(conversation_id: int, sender: str, data: dict) -> dict:
+    """The message's seq when it is stored (or nothing when there is no store)."""
+    if _store is None:
+        return {}
+    return {"seq": _store.add(conversation_id, sender, data.get("client_msg_id"), data.get("body"))}
 
 
 def _room(conversation_id: int) -> str:
@@ -69,14 +118,16 @@ def visitor_message(sid, data=None):
     conversation_id = _conversation_id(data.get("token"))
     if conversation_id is None:
         return {"ok": False}
+    stored = _stored(conversation_id, "visitor", data)
     payload = {
         "conversation_id": conversation_id,
         "client_msg_id": data.get("client_msg_id"),
         "sender": "visitor",
         "body": data.get("body"),
+        **stored,
     }
     sio.emit("message", payload, to=_room(conversation_id), namespace=INBOX)
-    return {"ok": True}
+    return {"ok": True, **stored}
 
 
 @sio.on("message", namespace=INBOX)
@@ -85,13 +136,15 @@ def counsellor_message(sid, data=None):
     conversation_id = _conversation_id(data.get("conversation_id"))
     if conversation_id is None:
         return {"ok": False}
+    stored = _stored(conversation_id, "counsellor", data)
     payload = {
         "client_msg_id": data.get("client_msg_id"),
         "sender": "counsellor",
         "body": data.get("body"),
+        **stored,
     }
     sio.emit("message", payload, to=_room(conversation_id), namespace=CHAT)
-    return {"ok": True}
+    return {"ok": True, **stored}
 
 
 def _plain(environ, start_response):
