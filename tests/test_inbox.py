@@ -2,8 +2,10 @@
 
 from sqlalchemy import select
 
+from helpline.auth.models import StaffUser
 from helpline.extensions import db
 from helpline.inbox.models import Conversation
+from tests import factories
 from tests.factories import audit_actions, messages_of
 
 
@@ -159,6 +161,51 @@ def test_retried_staff_message_is_stored_once(app, visitor, counsellor):
     assert first["seq"] == second["seq"]
     assert second["duplicate"] is True
     assert [m.body for m in messages_of(1)].count("Hoi") == 1
+
+
+def test_a_deactivated_counsellors_open_inbox_can_no_longer_reply(app, visitor, counsellor):
+    person = open_chats(visitor, 1)[0]
+    anna = counsellor()
+    anna.claim(1)
+    person.drain()
+    db.session.get(StaffUser, anna.user_id).active = False
+    db.session.commit()
+
+    ack = anna.say(1, "Hoi")
+
+    assert ack["error"]["code"] == "unauthorized"
+    assert person.received("message") == []
+    assert [m.body for m in messages_of(1) if m.kind == "text"] == ["Bericht 0"]
+    assert "message.send" not in [action for _, action in audit_actions(1)]
+
+
+def test_signing_out_elsewhere_stops_replies_from_an_open_inbox(app, visitor, counsellor):
+    open_chats(visitor, 1)
+    anna = counsellor()
+    anna.claim(1)
+    anna.say(1, "Eerste antwoord")
+    laptop = app.test_client()
+    laptop.post("/login", data={"email": anna.user.email, "password": factories.PASSWORD})
+
+    laptop.post("/logout")
+    ack = anna.say(1, "Na het uitloggen")
+
+    assert ack["error"]["code"] == "unauthorized"
+    assert [m.body for m in messages_of(1) if m.kind == "text"] == ["Bericht 0", "Eerste antwoord"]
+
+
+def test_first_response_time_is_the_first_reply_not_a_later_one(app, visitor, counsellor):
+    open_chats(visitor, 1)
+    anna = counsellor()
+    anna.claim(1)
+    anna.say(1, "Notitie eerst", note=True)
+
+    first = anna.say(1, "Hoi, ik ben Anna")
+    anna.say(1, "Vertel eens")
+
+    replies = [m for m in messages_of(1) if m.sender == "counsellor" and m.kind == "text"]
+    assert [m.seq for m in replies] == [first["seq"], first["seq"] + 1]
+    assert db.session.get(Conversation, 1).first_response_at == replies[0].created_at
 
 
 def test_transfer_to_a_colleague_moves_the_chat_and_tells_everyone(app, visitor, counsellor):

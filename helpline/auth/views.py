@@ -2,7 +2,7 @@
 
 import hmac
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from marshmallow import ValidationError
 from sqlalchemy import bindparam, func, select
@@ -18,13 +18,26 @@ bp = Blueprint("auth", __name__)
 @login_manager.user_loader
 def load_user(user_id: str) -> StaffUser | None:
     """Sessions hold "<id>:<session token>"; a rotated token ends every old session."""
-    ident, _, token = user_id.partition(":")
-    if not ident.isdigit():
+    claim = _claim(user_id)
+    if claim is None:
         return None
-    user = _staff_member(int(ident))
-    if user is None or not user.active or not hmac.compare_digest(user.session_token, token):
+    user = _staff_member(claim[0])
+    if user is None or not user.active or not hmac.compare_digest(user.session_token, claim[1]):
         return None
     return user
+
+
+def session_claim() -> tuple[int, str] | None:
+    """The staff member (id, session token) the signed session names, as `load_user` reads
+    it, before anything is checked: whoever acts on it checks that they are active and that
+    the token is still theirs in the same statement (`inbox.service.post_reply_as`)."""
+    user_id = session.get("_user_id")  # where Flask-Login keeps it
+    return _claim(user_id) if isinstance(user_id, str) else None
+
+
+def _claim(user_id: str) -> tuple[int, str] | None:
+    ident, _, token = user_id.partition(":")
+    return (int(ident), token) if ident.isdigit() and token else None
 
 
 # Every staff socket event loads its user: read with Core, not through the ORM's query machinery.

@@ -671,6 +671,31 @@ def post_staff_message(
     return posted
 
 
+def post_reply_as(
+    conversation_id: int, staff_id: int, session_token: str, client_msg_id: str, body: str
+) -> Posted | None:
+    """A reply in one statement, on PostgreSQL between transactions, for the staff member a
+    socket's session names (`helpline.auth.views.session_claim`), before their user is loaded:
+    stored, with its audit entry, only while that staff member is active and signed in with
+    this session token, and the conversation is active with them (what `load_user` and
+    `post_staff_message` check). None when it cannot be done so (not theirs, not active, a
+    retry, another database): nothing is written, and `post_staff_message` answers.
+    """
+    if not loading.between_transactions():
+        return None
+    row, also = _message_row("counsellor", body, client_msg_id, None, "text", None, utcnow())
+    row["author_id"] = staff_id
+    parameters = {
+        "conversation_id": conversation_id,
+        "by_staff": staff_id,
+        "by_session_token": session_token,
+    }
+    posted = _post_alone("reply", row, also, parameters, audit="message.send", count_unread=False)
+    if posted is not None:
+        _publish_message(posted.conversation, posted.message)
+    return posted
+
+
 def claim(conversation_id: int, user: StaffUser, now: datetime | None = None) -> Conversation:
     """Take a waiting conversation. Of two counsellors claiming at once, exactly one gets it."""
     now = now or utcnow()
@@ -1119,9 +1144,13 @@ def _next_seq_statement(names: tuple[str, ...], lookup: str, returned: tuple[str
 
     `lookup`: "id", the conversation :conversation_id; "checked", that conversation only while
     its state and assignee are still :expected_state and :expected_assignee; "token", the
-    conversation a visitor holds :by_token of, while it takes the visitor's messages.
+    conversation a visitor holds :by_token of, while it takes the visitor's messages; "reply",
+    the conversation :conversation_id while it is active with :by_staff, and only while that
+    staff member is active and signed in with :by_session_token (what `load_user` checks).
+    A reply also sets the conversation's first response, unless it has one.
     """
     c = Conversation.__table__.c
+    values = {n: bindparam(f"new_{n}") for n in names}
     if lookup == "token":
         # Spelled out rather than IN (...), which is expanded into the SQL on every execution.
         def one_of(states: tuple[str, ...]) -> ColumnElement[bool]:
@@ -1133,6 +1162,17 @@ def _next_seq_statement(names: tuple[str, ...], lookup: str, returned: tuple[str
         ]
     else:
         where = [c.id == bindparam("conversation_id")]
+    if lookup == "reply":
+        staff = StaffUser.__table__.c
+        signed_in = select(staff.id).where(
+            staff.id == bindparam("by_staff"),
+            staff.active.is_(True),
+            staff.session_token == bindparam("by_session_token"),
+        )
+        where += [c.state == "active", c.assignee_id == bindparam("by_staff"), signed_in.exists()]
+        values["first_response_at"] = func.coalesce(
+            c.first_response_at, bindparam("message_created_at", type_=c.first_response_at.type)
+        )
     if lookup == "checked":
         where += [
             c.state == bindparam("expected_state"),
@@ -1141,7 +1181,7 @@ def _next_seq_statement(names: tuple[str, ...], lookup: str, returned: tuple[str
     return (
         update(Conversation.__table__)
         .where(*where)
-        .values(last_seq=c.last_seq + 1, **{n: bindparam(f"new_{n}") for n in names})
+        .values(last_seq=c.last_seq + 1, **values)
         .returning(*(c[name] for name in returned))
     )
 
@@ -1157,7 +1197,7 @@ def _append_statement(
          inserted AS (INSERT INTO message (...) SELECT ..., next_seq.last_seq, ... FROM next_seq
                       RETURNING id, seq, conversation_id)
        [, INSERT INTO audit_entry (...) SELECT ... FROM inserted]      -- audited: staff's words
-    SELECT [conversation, service, assignee,]                        -- lookup "token"
+    SELECT [conversation, service, assignee,]                -- lookups "token", "reply"
            inserted.id, inserted.seq
            [, visitor messages above staff_read_seq, highest seq]     -- counted: unread count
     FROM inserted, next_seq ...
@@ -1166,9 +1206,10 @@ def _append_statement(
     is no row.
     """
     table = Message.__table__
+    whole = lookup in _RETURNS_CONVERSATION
     returned = (
         tuple(column.key for column in loading.columns(Conversation))
-        if lookup == "token"
+        if whole
         else ("id", "last_seq", "staff_read_seq")
     )
     following = _next_seq_statement(names, lookup, returned).cte("next_seq")
@@ -1186,7 +1227,7 @@ def _append_statement(
     )
     joined = inserted.join(following, true())
     selected = [inserted.c.id, inserted.c.seq]
-    if lookup == "token":
+    if whole:
         services, staff = Service.__table__, StaffUser.__table__
         joined = joined.join(services, services.c.id == following.c.service_id).outerjoin(
             staff, staff.c.id == following.c.assignee_id
@@ -1222,6 +1263,10 @@ def _append_statement(
         columns = ["at", "actor_id", "action", "conversation_id", "detail"]
         statement = statement.add_cte(insert(audit).from_select(columns, entry).cte("audited"))
     return statement
+
+
+# The lookups that find the conversation in the statement itself, which returns it whole.
+_RETURNS_CONVERSATION = ("token", "reply")
 
 
 def _next_seq(conversation: Conversation, also: dict, parameters: dict, lookup: str) -> int:
@@ -1316,10 +1361,28 @@ def _post_by_token(token: str, client_msg_id: str, body: str) -> Posted | None:
     counsellor has not read. None when it cannot be done so (an unknown token, a conversation
     that takes no messages now, a message sent before): the usual path then answers."""
     row, also = _message_row("visitor", body, client_msg_id, None, "text", None, utcnow())
+    return _post_alone("token", row, also, {"by_token": token}, audit=None, count_unread=True)
+
+
+def _post_alone(
+    lookup: str,
+    row: dict,
+    also: dict,
+    parameters: dict,
+    *,
+    audit: str | None,
+    count_unread: bool,
+) -> Posted | None:
+    """Store a message with `_append_statement`, whose lookup (one of `_RETURNS_CONVERSATION`)
+    finds and checks the conversation too, run alone. None when the lookup finds nothing or
+    the message was stored before; nothing is written then."""
     names = tuple(sorted(also))
-    parameters = _append_parameters(row, also, names) | {"by_token": token}
+    parameters = parameters | _append_parameters(row, also, names)
+    if audit is not None:
+        parameters |= {"audit_action": audit, "audit_detail": None}
+    statement = _append_statement(names, audit is not None, count_unread, lookup)
     try:
-        result = loading.first(_append_statement(names, False, True, "token"), parameters)
+        result = loading.first(statement, parameters)
     except IntegrityError:
         return None
     if result is None:
@@ -1327,9 +1390,12 @@ def _post_by_token(token: str, client_msg_id: str, body: str) -> Posted | None:
     conversation = _loaded_conversation(result)
     at = sum(len(loading.columns(model)) for model in (Conversation, Service, StaffUser))
     seq = result[at + 1]
-    message = _appended(conversation, row, also, None, message_id=result[at], seq=seq)
+    author = conversation.assignee if row["sender"] == "counsellor" else None
+    message = _appended(conversation, row, also, author, message_id=result[at], seq=seq)
     unread = (
-        _unread(conversation, seq, result[at + 2 :]) if conversation.state == "active" else None
+        _unread(conversation, seq, result[at + 2 :])
+        if count_unread and conversation.state == "active"
+        else None
     )
     return Posted(conversation, message, True, unread)
 
