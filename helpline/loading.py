@@ -132,7 +132,9 @@ def _alone(driver: "_DriverStatement", parameters: Mapping) -> Sequence[Sequence
         try:
             with connection.cursor() as cursor:
                 cursor.execute(driver.sql, values)
-                return cursor.fetchall() if cursor.description is not None else []
+                # Not `description`, which builds a column object for each of the row's
+                # (some sixty) columns on every call.
+                return cursor.fetchall() if cursor.rownumber is not None else []
         finally:
             if not connection.closed:
                 connection.autocommit = False  # as the pool hands it out to sessions

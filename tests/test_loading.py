@@ -2,7 +2,7 @@
 sessions' transactions use: a connection must come back to the sessions as they expect it."""
 
 import pytest
-from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from helpline import create_app, loading
@@ -17,6 +17,7 @@ copy_staff_member = insert(staff).from_select(
     [c.key for c in copied], select(*copied).where(staff.c.id == bindparam("id"))
 )
 staff_member = select(staff.c.email).where(staff.c.id == bindparam("id"))
+rename = update(staff).where(staff.c.id == bindparam("id")).values(display_name=bindparam("name"))
 
 
 @on_postgresql
@@ -37,6 +38,8 @@ def test_a_rolled_back_change_stays_undone_on_a_connection_that_ran_a_statement_
         anna_id = anna.id
         assert loading.between_transactions()
         assert loading.first(staff_member, {"id": anna_id})[0] == anna.email
+        # A statement without rows: nothing to return, and it is committed when it returns.
+        assert loading.first(rename, {"id": anna_id, "name": "Anna B."}) is None
         assert loading.between_transactions()
         with pytest.raises(IntegrityError):
             loading.first(copy_staff_member, {"id": anna_id})
@@ -50,5 +53,6 @@ def test_a_rolled_back_change_stays_undone_on_a_connection_that_ran_a_statement_
         db.session.rollback()
 
         assert db.session.scalar(select(func.count()).select_from(staff)) == 1
+        assert db.session.scalar(select(staff.c.display_name)) == "Anna B."
         db.session.remove()
         db.engine.dispose()
