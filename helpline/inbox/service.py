@@ -546,7 +546,7 @@ def post_visitor_message(
 
     `origin`: the socket it came from, which has it in its ack; the visitor's other
     connections (tabs) receive it live."""
-    posted = _post_by_token(token, client_msg_id, body) if loading.between_transactions() else None
+    posted = _post_by_token(token, client_msg_id, body)
     if posted is None:
         posted = _posting(
             lambda: by_token(token),
@@ -681,8 +681,6 @@ def post_reply_as(
     `post_staff_message` check). None when it cannot be done so (not theirs, not active, a
     retry, another database): nothing is written, and `post_staff_message` answers.
     """
-    if not loading.between_transactions():
-        return None
     row, also = _message_row("counsellor", body, client_msg_id, None, "text", None, utcnow())
     row["author_id"] = staff_id
     parameters = {
@@ -1342,12 +1340,7 @@ def _append_row(
         if audit is not None:
             _audit(author, audit, conversation)
         return message, _count_unread(conversation) if count_unread else None
-    names = tuple(sorted(also))
-    parameters |= _append_parameters(row, also, names)
-    if audit is not None:
-        parameters |= {"audit_action": audit, "audit_detail": None}
-    statement = _append_statement(names, audit is not None, count_unread, lookup)
-    result = loading.first(statement, parameters)
+    result = _execute_append(lookup, row, also, parameters, audit=audit, count_unread=count_unread)
     if result is None:
         raise ConversationChanged()
     seq = result[1]
@@ -1374,15 +1367,15 @@ def _post_alone(
     count_unread: bool,
 ) -> Posted | None:
     """Store a message with `_append_statement`, whose lookup (one of `_RETURNS_CONVERSATION`)
-    finds and checks the conversation too, run alone. None when the lookup finds nothing or
-    the message was stored before; nothing is written then."""
-    names = tuple(sorted(also))
-    parameters = parameters | _append_parameters(row, also, names)
-    if audit is not None:
-        parameters |= {"audit_action": audit, "audit_detail": None}
-    statement = _append_statement(names, audit is not None, count_unread, lookup)
+    finds and checks the conversation too, run alone. None when it cannot run alone (PostgreSQL
+    between transactions only), when the lookup finds nothing or the message was stored before;
+    nothing is written then."""
+    if not loading.between_transactions():
+        return None
     try:
-        result = loading.first(statement, parameters)
+        result = _execute_append(
+            lookup, row, also, parameters, audit=audit, count_unread=count_unread
+        )
     except IntegrityError:
         return None
     if result is None:
@@ -1398,6 +1391,26 @@ def _post_alone(
         else None
     )
     return Posted(conversation, message, True, unread)
+
+
+def _execute_append(
+    lookup: str,
+    row: dict,
+    also: dict,
+    parameters: dict,
+    *,
+    audit: str | None,
+    count_unread: bool,
+) -> Sequence | None:
+    """Run `_append_statement` for a message row and what it changes on the conversation
+    (alone between transactions, see `loading.first`): its row, or None when the lookup
+    found nothing."""
+    names = tuple(sorted(also))
+    parameters = parameters | _append_parameters(row, also, names)
+    if audit is not None:
+        parameters |= {"audit_action": audit, "audit_detail": None}
+    statement = _append_statement(names, audit is not None, count_unread, lookup)
+    return loading.first(statement, parameters)
 
 
 def _appended(
