@@ -2,7 +2,16 @@
 
 import hmac
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_required, login_user, logout_user
 from marshmallow import ValidationError
 from sqlalchemy import bindparam, func, select
@@ -10,6 +19,7 @@ from sqlalchemy import bindparam, func, select
 from helpline import loading
 from helpline.auth.models import StaffUser
 from helpline.auth.schemas import LoginSchema
+from helpline.auth.signals import sessions_ended
 from helpline.extensions import db, limiter, login_manager
 
 bp = Blueprint("auth", __name__)
@@ -93,8 +103,10 @@ def _login_limit() -> str:
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
+    user_id = current_user.id
     current_user.rotate_session()
     db.session.commit()
     logout_user()
+    sessions_ended.send(current_app._get_current_object(), user_id=user_id)
     flash("You are signed out.")
     return redirect(url_for("auth.login"))
