@@ -1,4 +1,4 @@
-"""Command-line tasks: `flask seed`, `flask staff create|phone`,
+"""Command-line tasks: `flask seed`, `flask staff create|password|deactivate|reset-2fa|phone`,
 `flask service hours|phone|phone-survey`,
 `flask phone simulate|answer-callbacks`."""
 
@@ -9,11 +9,16 @@ import click
 from flask import Flask, current_app
 from sqlalchemy import select
 
+from helpline.auth import service as accounts
+from helpline.auth import two_factor
 from helpline.auth.models import ROLES, StaffUser
+from helpline.auth.passwords import PasswordRefused
+from helpline.auth.passwords import check as check_password
 from helpline.extensions import db
 from helpline.inbox import categories, hours
 from helpline.inbox.models import Service
 from helpline.phone import simulator
+from helpline.timeutil import utcnow
 
 # slug, name, chat opening hours, chat offered, contact form
 SERVICES = [
@@ -21,11 +26,30 @@ SERVICES = [
     ("stopitnow", "Stop it Now!", "mon-fri 09:00-17:00", True, "stopitnow"),
     ("report", "Meldpunt kindersekstoerisme", "never", False, "report"),
 ]
+# e-mail, name, role, password, TOTP secret: public on purpose, listed in README.
 DEMO_STAFF = [
-    ("counsellor@example.org", "Anna", "counsellor", "demo-counsellor"),
-    ("supervisor@example.org", "Sam", "supervisor", "demo-supervisor"),
-    ("therapist@example.org", "Eva", "therapist", "demo-therapist"),
-    ("admin@example.org", "Ali", "admin", "demo-admin"),
+    (
+        "counsellor@example.org",
+        "Anna",
+        "counsellor",
+        "demo-counsellor",
+        "DEMOCOUNSELLORDEMOCOUNSELLORDEMO",
+    ),
+    (
+        "supervisor@example.org",
+        "Sam",
+        "supervisor",
+        "demo-supervisor",
+        "DEMOSUPERVISORDEMOSUPERVISORDEMO",
+    ),
+    (
+        "therapist@example.org",
+        "Eva",
+        "therapist",
+        "demo-therapist",
+        "DEMOTHERAPISTDEMOTHERAPISTDEMOTH",
+    ),
+    ("admin@example.org", "Ali", "admin", "demo-administrator", "DEMOADMINISTRATORDEMOADMINISTRAT"),
 ]
 # The demo therapist's weekly sessions: weekday (0 = Monday), start, end, minutes per session.
 DEMO_AVAILABILITY = [
@@ -54,9 +78,11 @@ def seed_services() -> None:
 
 
 def create_staff(email: str, name: str, role: str, password: str, max_chats: int | None = None):
-    """Create a staff account, or return the existing one with that e-mail address."""
+    """Create a staff account, or return the existing one with that e-mail address; the
+    password must meet the policy (PasswordRefused)."""
     user = db.session.scalar(select(StaffUser).where(StaffUser.email == email))
     if user is None:
+        check_password(password)
         user = StaffUser(
             email=email,
             display_name=name,
@@ -66,6 +92,21 @@ def create_staff(email: str, name: str, role: str, password: str, max_chats: int
         user.set_password(password)
         db.session.add(user)
         db.session.commit()
+    return user
+
+
+def seed_demo_two_factor(user: StaffUser, secret: str) -> None:
+    """Enrol a demo account with its fixed TOTP secret, once."""
+    if user.two_factor_enrolled_at is None:
+        two_factor.store_secret(user, secret)
+        user.two_factor_enrolled_at = utcnow()
+
+
+def staff_member(email: str) -> StaffUser:
+    """The staff account with this address, or a usage error."""
+    user = accounts.staff_by_email(email)
+    if user is None:
+        raise click.BadParameter(f"no staff account {email!r}")
     return user
 
 
@@ -97,15 +138,17 @@ def register(app: Flask) -> None:
     @click.option("--demo", is_flag=True, help="Also create the demo staff accounts.")
     def seed(demo: bool) -> None:
         """Create the services (and demo accounts); safe to run again."""
+        if demo and current_app.config["HELPLINE_ENV"] == "production":
+            # Their passwords and TOTP secrets are public: in README.
+            raise click.ClickException("Demo accounts are not created in production.")
         seed_services()
         click.echo("Services: " + ", ".join(slug for slug, *_ in SERVICES))
         if demo:
-            if current_app.config["HELPLINE_ENV"] == "production":
-                raise click.ClickException("Demo accounts are not created in production.")
-            for email, name, role, password in DEMO_STAFF:
+            for email, name, role, password, secret in DEMO_STAFF:
                 user = create_staff(email, name, role, password)
                 user.phone_endpoint = user.phone_endpoint or DEMO_PHONE_ENDPOINTS.get(email)
-                click.echo(f"Demo {role}: {email} / {password}")
+                seed_demo_two_factor(user, secret)
+                click.echo(f"Demo {role}: {email} / {password} (TOTP secret {secret})")
             for slug, number in DEMO_PHONE_NUMBERS.items():
                 service = db.session.scalar(select(Service).where(Service.slug == slug))
                 taken = db.session.scalar(select(Service).where(Service.phone_number == number))
@@ -124,9 +167,38 @@ def register(app: Flask) -> None:
     @click.option("--max-chats", type=int, default=None)
     @click.password_option()
     def staff_create(email, name, role, max_chats, password) -> None:
-        """Create a staff account."""
-        user = create_staff(email, name, role, password, max_chats)
+        """Create a staff account; it sets up two-factor sign-in when it first signs in."""
+        try:
+            user = create_staff(email, name, role, password, max_chats)
+        except PasswordRefused as refused:
+            raise click.BadParameter(str(refused), param_hint="password") from refused
         click.echo(f"{user.email} ({user.role})")
+
+    @staff.command("password")
+    @click.argument("email")
+    @click.password_option("--password", prompt="New password")
+    def staff_password(email: str, password: str) -> None:
+        """Give a staff account a new password; every session of theirs ends."""
+        try:
+            accounts.set_password(staff_member(email), password)
+        except accounts.AccountError as refused:
+            raise click.BadParameter(str(refused), param_hint="password") from refused
+        click.echo(f"{email}: new password set, signed out everywhere")
+
+    @staff.command("deactivate")
+    @click.argument("email")
+    def staff_deactivate(email: str) -> None:
+        """Close a staff account: it cannot sign in, and every session of theirs ends."""
+        accounts.deactivate(staff_member(email))
+        click.echo(f"{email}: deactivated, signed out everywhere")
+
+    @staff.command("reset-2fa")
+    @click.argument("email")
+    def staff_reset_two_factor(email: str) -> None:
+        """Make a staff member set up two-factor sign-in again (a lost phone); every session
+        of theirs ends."""
+        accounts.reset_two_factor(staff_member(email))
+        click.echo(f"{email}: sets up two-factor sign-in at the next sign-in")
 
     @staff.command("phone")
     @click.argument("email")

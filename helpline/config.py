@@ -76,6 +76,10 @@ def from_environment(instance_path: str) -> dict:
         "REPLY_SESSION_SECONDS": int(env.get("REPLY_SESSION_SECONDS", "3600")),
         "MAX_CONTENT_LENGTH": 256 * 1024,
         "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "10 per minute"),
+        # A staff sign-in ends after this long without a request or socket event, and after
+        # this long in any case.
+        "STAFF_IDLE_MINUTES": int(env.get("STAFF_IDLE_MINUTES", "30")),
+        "STAFF_SESSION_HOURS": int(env.get("STAFF_SESSION_HOURS", "12")),
         "RATELIMIT_STORAGE_URI": env.get("REDIS_URL") or "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
         "SESSION_COOKIE_HTTPONLY": True,

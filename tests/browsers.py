@@ -4,11 +4,18 @@ from pathlib import Path
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service as ChromeService
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
+
+from helpline.commands import DEMO_STAFF
+from tests.factories import totp_code
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 WAIT = 20
+# role: (e-mail, password, TOTP secret) of the accounts `flask seed --demo` creates.
+DEMO_ACCOUNTS = {role: (email, password, secret) for email, _, role, password, secret in DEMO_STAFF}
 
 
 def start_chromium(profile: Path, width: int, height: int) -> webdriver.Chrome:
@@ -34,3 +41,18 @@ def start_chromium(profile: Path, width: int, height: int) -> webdriver.Chrome:
 def wait(driver, condition, message: str = ""):
     """Wait up to WAIT seconds for `condition`, failing with `message`."""
     return WebDriverWait(driver, WAIT).until(condition, message)
+
+
+def sign_in(driver, url: str, who: str = "counsellor") -> None:
+    """Sign in to the inbox as a demo account of `flask seed --demo` (password, then the code
+    from its TOTP secret) and wait until the inbox is connected."""
+    email, password, secret = DEMO_ACCOUNTS[who]
+    driver.get(url + "/inbox")
+    wait(driver, EC.presence_of_element_located((By.ID, "email")), "no login form")
+    driver.find_element(By.ID, "email").send_keys(email)
+    driver.find_element(By.ID, "password").send_keys(password)
+    driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    wait(driver, EC.presence_of_element_located((By.ID, "code")), "no sign-in code form")
+    driver.find_element(By.ID, "code").send_keys(totp_code(email, secret))
+    driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    wait(driver, EC.text_to_be_present_in_element((By.ID, "connection"), "Connected"))

@@ -2,18 +2,24 @@
 
 import re
 import secrets
+import time
 import uuid
 from urllib.parse import urlsplit
 
+import pyotp
 from sqlalchemy import select
 
+from helpline.auth import sessions, two_factor
 from helpline.auth.models import StaffUser, hasher
 from helpline.commands import seed_services
 from helpline.extensions import db, socketio
 from helpline.inbox.models import AuditEntry, Category, Conversation, Message
+from helpline.timeutil import utcnow
 
 PASSWORD = "correct horse battery staple"
 _PASSWORD_HASH = hasher.hash(PASSWORD)
+# Every staff account of the tests has two-factor sign-in set up with this secret.
+TOTP_SECRET = "TESTSTAFFTOTPSECRETTESTSTAFFTOTP"
 
 
 def services() -> None:
@@ -21,17 +27,49 @@ def services() -> None:
 
 
 def staff_user(name: str = "Anna", role: str = "counsellor", max_chats: int = 3) -> StaffUser:
-    """A staff account with PASSWORD (hashed once per test run, argon2 is slow on purpose)."""
+    """A staff account with PASSWORD (hashed once per test run, argon2 is slow on purpose) and
+    two-factor sign-in set up with TOTP_SECRET."""
     user = StaffUser(
         email=f"{name.lower()}.{uuid.uuid4().hex[:6]}@example.org",
         display_name=name,
         role=role,
         max_chats=max_chats,
         password_hash=_PASSWORD_HASH,
+        two_factor_enrolled_at=utcnow(),
     )
+    two_factor.store_secret(user, TOTP_SECRET)
     db.session.add(user)
     db.session.commit()
     return user
+
+
+_last_steps: dict[str, int] = {}
+
+
+def totp_code(who: str, secret: str = TOTP_SECRET) -> str:
+    """A TOTP code `who` has not used yet: the current one, else the next step's, which the
+    server accepts as well (waiting for time to move on when both were used)."""
+    totp = pyotp.TOTP(secret)
+    step = max(totp.timecode(time.time()), _last_steps.get(who + secret, -1) + 1)
+    while step > totp.timecode(time.time()) + 1:
+        time.sleep(0.5)
+    _last_steps[who + secret] = step
+    return totp.at(step * totp.interval)
+
+
+def sign_in(http, user: StaffUser, password: str = PASSWORD):
+    """Sign in through the login page and its code step; the last response."""
+    first = http.post("/login", data={"email": user.email, "password": password})
+    if first.status_code != 302 or not first.headers["Location"].endswith("/login/code"):
+        return first
+    return http.post("/login/code", data={"code": totp_code(user.email)})
+
+
+def signed_in_session(session, user: StaffUser) -> None:
+    """Make `session` what a complete sign-in of `user` leaves, just now."""
+    session["_user_id"] = user.get_id()
+    session["_fresh"] = True
+    sessions.begin(session)
 
 
 def new_id() -> str:
@@ -111,8 +149,7 @@ class Staff:
         self.user_id = user.id
         self.http = app.test_client()
         with self.http.session_transaction() as session:
-            session["_user_id"] = user.get_id()
-            session["_fresh"] = True
+            signed_in_session(session, user)
         self.sio = socketio.test_client(app, namespace=self.NS, flask_test_client=self.http)
 
     def emit(self, event: str, payload=None) -> dict:

@@ -215,8 +215,7 @@ def bearer(token: str) -> dict:
 def signed_in(app, user):
     http = app.test_client()
     with http.session_transaction() as session:
-        session["_user_id"] = user.get_id()
-        session["_fresh"] = True
+        factories.signed_in_session(session, user)
     return http
 
 

@@ -46,8 +46,7 @@ def chats(visitor, count: int, service: str = "helpwanted") -> list[int]:
 
 def signed_in(client, user: StaffUser):
     with client.session_transaction() as session:
-        session["_user_id"] = user.get_id()
-        session["_fresh"] = True
+        factories.signed_in_session(session, user)
     return client
 
 

@@ -7,7 +7,7 @@ from tests import factories
 def test_counsellor_signs_in_and_reaches_the_inbox(app, client):
     user = factories.staff_user("Anna")
 
-    response = client.post("/login", data={"email": user.email, "password": factories.PASSWORD})
+    response = factories.sign_in(client, user)
 
     assert response.status_code == 302 and response.headers["Location"].endswith("/inbox")
     assert client.get("/inbox").status_code == 200
@@ -44,7 +44,7 @@ def test_signing_out_ends_every_session_of_that_person(app):
     user = factories.staff_user("Anna")
     laptop, phone = app.test_client(), app.test_client()
     for device in (laptop, phone):
-        device.post("/login", data={"email": user.email, "password": factories.PASSWORD})
+        factories.sign_in(device, user)
 
     laptop.post("/logout")
 

@@ -8,7 +8,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
 
-from tests.browsers import start_chromium, wait
+from tests.browsers import sign_in, start_chromium, wait
 from tests.servers import BIN, ROOT, Server, flask_command
 
 NOTE = "Interne notitie: maakt zich grote zorgen"
@@ -68,15 +68,6 @@ def send(driver, text: str) -> None:
     box = driver.find_element(By.ID, "body")
     box.send_keys(text)
     box.send_keys(Keys.ENTER)
-
-
-def sign_in(driver, url: str) -> None:
-    driver.get(url + "/inbox")
-    wait(driver, EC.presence_of_element_located((By.ID, "email")), "no login form")
-    driver.find_element(By.ID, "email").send_keys("counsellor@example.org")
-    driver.find_element(By.ID, "password").send_keys("demo-counsellor")
-    driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-    wait(driver, EC.text_to_be_present_in_element((By.ID, "connection"), "Connected"))
 
 
 def test_visitor_and_counsellor_chat_with_html_as_text_notes_hidden_and_history_kept(

@@ -185,7 +185,7 @@ def test_signing_out_elsewhere_stops_replies_from_an_open_inbox(app, visitor, co
     anna.claim(1)
     anna.say(1, "Eerste antwoord")
     laptop = app.test_client()
-    laptop.post("/login", data={"email": anna.user.email, "password": factories.PASSWORD})
+    factories.sign_in(laptop, anna.user)
 
     laptop.post("/logout")
     ack = anna.say(1, "Na het uitloggen")

@@ -16,7 +16,7 @@ import requests
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 
-from tests.browsers import start_chromium, wait
+from tests.browsers import sign_in, start_chromium, wait
 from tests.factories import call_sid, twilio_signature
 from tests.servers import Server, flask_command
 
@@ -25,11 +25,7 @@ SIMULATED_ACCOUNT_SID = "AC" + "0" * 32
 SIMULATED_AUTH_TOKEN = hashlib.sha256(b"twilio-simulator:" + SECRET_KEY.encode()).hexdigest()
 LINE = "+31800000001"  # stopitnow's number in `flask seed --demo`
 SCREENSHOTS = Path("/tmp")
-# From `flask seed --demo`: the counsellor has a phone calls are put through to, Sam has none.
-DEMO_ACCOUNTS = {
-    "counsellor": ("counsellor@example.org", "demo-counsellor"),
-    "supervisor": ("supervisor@example.org", "demo-supervisor"),
-}
+# In `flask seed --demo`, the counsellor has a phone calls are put through to, Sam has none.
 
 
 @pytest.fixture(scope="module")
@@ -105,16 +101,6 @@ class Call:
 
 def text_in(element_id: str, text: str):
     return EC.text_to_be_present_in_element((By.ID, element_id), text)
-
-
-def sign_in(driver, url: str, who: str = "counsellor"):
-    email, password = DEMO_ACCOUNTS[who]
-    driver.get(url + "/inbox")
-    wait(driver, EC.presence_of_element_located((By.ID, "email")), "no login form")
-    driver.find_element(By.ID, "email").send_keys(email)
-    driver.find_element(By.ID, "password").send_keys(password)
-    driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-    wait(driver, text_in("connection", "Connected"))
 
 
 def row_with(driver, text: str):

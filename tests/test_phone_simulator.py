@@ -69,13 +69,15 @@ def counsellor_with_phone() -> str:
 
 def signed_in(url: str, email: str) -> requests.Session:
     session = requests.Session()
+    token = csrf_token(session, url + "/login")
     session.post(
         f"{url}/login",
-        data={
-            "email": email,
-            "password": factories.PASSWORD,
-            "csrf_token": csrf_token(session, url + "/login"),
-        },
+        data={"email": email, "password": factories.PASSWORD, "csrf_token": token},
+        allow_redirects=False,
+    ).raise_for_status()
+    session.post(
+        f"{url}/login/code",
+        data={"code": factories.totp_code(email), "csrf_token": token},
         allow_redirects=False,
     ).raise_for_status()
     return session

@@ -315,8 +315,7 @@ def signed_in(app, role: str):
     http = app.test_client()
     user = factories.staff_user(role.title(), role=role)
     with http.session_transaction() as session:
-        session["_user_id"] = user.get_id()
-        session["_fresh"] = True
+        factories.signed_in_session(session, user)
     return http
 
 

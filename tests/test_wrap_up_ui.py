@@ -10,7 +10,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select
 
-from tests.browsers import start_chromium, wait
+from tests.browsers import sign_in, start_chromium, wait
 from tests.servers import Server, flask_command
 
 SCREENSHOTS = Path("/tmp")
@@ -65,15 +65,6 @@ def open_chat_as_visitor(driver, url: str) -> None:
     box.send_keys("Iemand dreigt mijn foto te delen")
     box.send_keys(Keys.ENTER)
     wait(driver, EC.text_to_be_present_in_element((By.ID, "status"), "wachtrij"))
-
-
-def sign_in(driver, url: str) -> None:
-    driver.get(url + "/inbox")
-    wait(driver, EC.presence_of_element_located((By.ID, "email")), "no login form")
-    driver.find_element(By.ID, "email").send_keys("counsellor@example.org")
-    driver.find_element(By.ID, "password").send_keys("demo-counsellor")
-    driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-    wait(driver, EC.text_to_be_present_in_element((By.ID, "connection"), "Connected"))
 
 
 def test_counsellor_closes_with_keyboard_chosen_categories_then_corrects_them(server, browser):

@@ -9,7 +9,7 @@ from typing import TypeVar
 
 import argon2
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import CheckConstraint, String
+from sqlalchemy import CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from helpline.extensions import db
@@ -83,6 +83,15 @@ class StaffUser(db.Model):
     # Rotated on logout, so every session and socket of this user stops working at once.
     session_token: Mapped[str] = mapped_column(String(64), default=lambda: secrets.token_hex(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The TOTP secret, encrypted (helpline.encryption); set at enrolment, cleared by a reset.
+    totp_secret: Mapped[str | None] = mapped_column(String(255))
+    # None until the first code confirmed the enrolment: until then, sign-in leads to enrolment.
+    two_factor_enrolled_at: Mapped[datetime | None] = mapped_column()
+    # The time step of the last accepted code, so no code is accepted twice.
+    totp_last_step: Mapped[int | None] = mapped_column()
+    # Wrong passwords or codes in a row, and the lock they earned (doubling with each failure).
+    failed_logins: Mapped[int] = mapped_column(default=0, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column()
 
     def set_password(self, password: str) -> None:
         """Store an argon2 hash of the password."""
@@ -117,3 +126,14 @@ class StaffUser(db.Model):
 
     def get_id(self) -> str:
         return f"{self.id}:{self.session_token}"
+
+
+class RecoveryCode(db.Model):
+    """A one-time code that signs in instead of a TOTP code; only its keyed hash is kept."""
+
+    __tablename__ = "recovery_code"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    used_at: Mapped[datetime | None] = mapped_column()

@@ -1,6 +1,9 @@
-"""Staff sign-in and sign-out."""
+"""Staff sign-in in two steps (password, then a code from the authenticator app), enrolment
+in two-factor sign-in, sign-out, and one's own account."""
 
 import hmac
+import time
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -14,40 +17,57 @@ from flask import (
 )
 from flask_login import current_user, login_required, login_user, logout_user
 from marshmallow import ValidationError
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, select
 
-from helpline import loading
+from helpline import codes, loading
+from helpline.auth import service, sessions, two_factor
 from helpline.auth.models import StaffUser
-from helpline.auth.schemas import LoginSchema
-from helpline.auth.signals import sessions_ended
-from helpline.extensions import db, limiter, login_manager
+from helpline.auth.schemas import CodeSchema, LoginSchema, PasswordChangeSchema
+from helpline.extensions import limiter, login_manager
+from helpline.inbox.permissions import require
 
 bp = Blueprint("auth", __name__)
+
+# Between the password and the code: who, since when, and where to go after.
+PENDING = "sign_in_pending"
+PENDING_SECONDS = 300
+REFUSED = (
+    "Wrong e-mail address or password. After several wrong attempts an account is locked "
+    "for a while."
+)
 
 
 @login_manager.user_loader
 def load_user(user_id: str) -> StaffUser | None:
-    """Sessions hold "<id>:<session token>"; a rotated token ends every old session."""
+    """Sessions hold "<id>:<session token>"; a rotated token ends every old session, and so
+    do an idle or too old sign-in."""
     claim = _claim(user_id)
-    if claim is None:
+    if claim is None or not sessions.is_current(session):
         return None
-    user = _staff_member(claim[0])
-    if user is None or not user.active or not hmac.compare_digest(user.session_token, claim[1]):
-        return None
-    return user
+    return _active_holder(*claim)
 
 
 def session_claim() -> tuple[int, str] | None:
     """The staff member (id, session token) the signed session names, as `load_user` reads
-    it, before anything is checked: whoever acts on it checks that they are active and that
-    the token is still theirs in the same statement (`inbox.service.post_reply_as`)."""
+    it, once the sign-in is complete and current: whoever acts on it checks that they are
+    active and that the token is still theirs in the same statement
+    (`inbox.service.post_reply_as`)."""
     user_id = session.get("_user_id")  # where Flask-Login keeps it
-    return _claim(user_id) if isinstance(user_id, str) else None
+    if not isinstance(user_id, str) or not sessions.is_current(session):
+        return None
+    return _claim(user_id)
 
 
 def _claim(user_id: str) -> tuple[int, str] | None:
     ident, _, token = user_id.partition(":")
     return (int(ident), token) if ident.isdigit() and token else None
+
+
+def _active_holder(user_id: int, token: str) -> StaffUser | None:
+    user = _staff_member(user_id)
+    if user is None or not user.active or not hmac.compare_digest(user.session_token, token):
+        return None
+    return user
 
 
 # Every staff socket event loads its user: read with Core, not through the ORM's query machinery.
@@ -65,48 +85,153 @@ def _staff_member(user_id: int) -> StaffUser | None:
 
 
 def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//"):
+    """`target` when it is a path on this site; browsers drop tabs and line breaks and read a
+    backslash as a slash, so a target holding any of them is refused too."""
+    if target and _is_local_path(target):
         return target
     return url_for("inbox.index")
 
 
-@bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(lambda: _login_limit(), methods=["POST"])
-def login():
-    if current_user.is_authenticated:
-        return redirect(url_for("inbox.index"))
-    errors: dict = {}
-    if request.method == "POST":
-        try:
-            form = LoginSchema().load(request.form.to_dict())
-        except ValidationError as error:
-            errors = error.messages
-        else:
-            user = db.session.scalar(
-                select(StaffUser).where(func.lower(StaffUser.email) == form["email"].lower())
-            )
-            if user and user.active and user.check_password(form["password"]):
-                db.session.commit()  # a rehashed password
-                login_user(user)
-                return redirect(_safe_next(form["next"]))
-            errors = {"form": ["Wrong e-mail address or password."]}
-        return render_template("auth/login.html", errors=errors), 422
-    return render_template("auth/login.html", errors=errors)
+def _is_local_path(target: str) -> bool:
+    if "\\" in target or any(ord(ch) < 32 or ord(ch) == 127 for ch in target):
+        return False
+    parts = urlsplit(target)
+    return not parts.scheme and not parts.netloc and target.startswith("/")
 
 
 def _login_limit() -> str:
-    from flask import current_app
-
     return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("inbox.index"))
+    if request.method == "GET":
+        return render_template("auth/login.html", errors={})
+    try:
+        form = LoginSchema().load(request.form.to_dict())
+    except ValidationError as error:
+        return render_template("auth/login.html", errors=error.messages), 422
+    user = service.check_password(form["email"], form["password"])
+    if user is None:
+        return render_template("auth/login.html", errors={"form": [REFUSED]}), 422
+    session[PENDING] = {
+        "user": user.get_id(),
+        "since": int(time.time()),
+        "next": _safe_next(form["next"]),
+    }
+    if user.two_factor_enrolled_at is None:
+        return redirect(url_for("auth.enrol"))
+    return redirect(url_for("auth.second_factor"))
+
+
+def _pending_user() -> StaffUser | None:
+    """The person who gave their password in this session a moment ago, if still valid."""
+    pending = session.get(PENDING)
+    if not isinstance(pending, dict) or not isinstance(pending.get("since"), int):
+        return None
+    if time.time() - pending["since"] > PENDING_SECONDS:
+        return None
+    claim = _claim(str(pending.get("user", "")))
+    return _active_holder(*claim) if claim else None
+
+
+def _signed_in(user: StaffUser):
+    """Complete the sign-in and go where the person was going."""
+    target = session.pop(PENDING)["next"]
+    login_user(user)
+    sessions.begin(session)
+    return target
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def second_factor():
+    user = _pending_user()
+    if user is None:
+        flash("Sign in again.")
+        return redirect(url_for("auth.login"))
+    if user.two_factor_enrolled_at is None:
+        return redirect(url_for("auth.enrol"))
+    if request.method == "GET":
+        return render_template("auth/code.html", errors={})
+    try:
+        form = CodeSchema().load(request.form.to_dict())
+    except ValidationError as error:
+        return render_template("auth/code.html", errors=error.messages), 422
+    if not service.check_second_factor(user, form["code"]):
+        errors = {"code": ["Wrong or already used code."]}
+        return render_template("auth/code.html", errors=errors), 422
+    return redirect(_signed_in(user))
+
+
+@bp.route("/login/enrol", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def enrol():
+    user = _pending_user()
+    if user is None:
+        flash("Sign in again.")
+        return redirect(url_for("auth.login"))
+    if user.two_factor_enrolled_at is not None:
+        return redirect(url_for("auth.second_factor"))
+    secret = service.enrolment_secret(user)
+    errors: dict = {}
+    if request.method == "POST":
+        try:
+            form = CodeSchema().load(request.form.to_dict())
+        except ValidationError as error:
+            errors = error.messages
+        else:
+            recovery = service.confirm_enrolment(user, form["code"])
+            if recovery is not None:
+                target = _signed_in(user)
+                return render_template("auth/recovery_codes.html", codes=recovery, next=target)
+            errors = {"code": ["Wrong code: type the code the app shows now."]}
+    page = render_template(
+        "auth/enrol.html",
+        errors=errors,
+        qr_code=two_factor.qr_code_svg(user, secret),
+        secret=codes.group(secret),
+    )
+    return page, 422 if errors else 200
 
 
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
-    user_id = current_user.id
-    current_user.rotate_session()
-    db.session.commit()
+    service.end_sessions(current_user._get_current_object())
     logout_user()
-    sessions_ended.send(current_app._get_current_object(), user_id=user_id)
     flash("You are signed out.")
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/account", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+@login_required
+def account():
+    me = current_user._get_current_object()
+    require(me, "manage_own_account")
+    if request.method == "GET":
+        return render_template("auth/account.html", errors={})
+    try:
+        form = PasswordChangeSchema().load(request.form.to_dict())
+        service.change_password(me, form["current"], form["new"])
+    except ValidationError as error:
+        return render_template("auth/account.html", errors=error.messages), 422
+    except service.AccountError as error:
+        return render_template("auth/account.html", errors={"form": [str(error)]}), 422
+    # Every session ended; this one goes on with the new session token.
+    login_user(me)
+    flash("Your password is changed. You are signed out everywhere else.")
+    return redirect(url_for("auth.account"))
+
+
+@bp.route("/account/recovery-codes", methods=["POST"])
+@login_required
+def recovery_codes():
+    me = current_user._get_current_object()
+    require(me, "manage_own_account")
+    fresh = service.new_recovery_codes(me)
+    return render_template("auth/recovery_codes.html", codes=fresh, next=url_for("auth.account"))

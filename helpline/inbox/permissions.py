@@ -51,6 +51,7 @@ RULES: dict[str, Callable[[StaffUser, Conversation | None], bool]] = {
     "call_back": _owns_unowned_or_leads,
     "listen_recording": _works_the_inbox,
     "delete_recording": _owns_unowned_or_leads,
+    "manage_own_account": _is_staff,
 }
 
 REFUSALS = {
@@ -67,6 +68,7 @@ REFUSALS = {
     "delete_recording": (
         "Only the counsellor who has the conversation, or a supervisor, can delete the voicemail."
     ),
+    "manage_own_account": "Only an active staff member can change their account.",
 }
 
 
