@@ -26,18 +26,21 @@ def services() -> None:
     seed_services()
 
 
-def staff_user(name: str = "Anna", role: str = "counsellor", max_chats: int = 3) -> StaffUser:
+def staff_user(
+    name: str = "Anna", role: str = "counsellor", max_chats: int = 3, *, enrolled: bool = True
+) -> StaffUser:
     """A staff account with PASSWORD (hashed once per test run, argon2 is slow on purpose) and
-    two-factor sign-in set up with TOTP_SECRET."""
+    two-factor sign-in set up with TOTP_SECRET, unless not `enrolled` yet."""
     user = StaffUser(
         email=f"{name.lower()}.{uuid.uuid4().hex[:6]}@example.org",
         display_name=name,
         role=role,
         max_chats=max_chats,
         password_hash=_PASSWORD_HASH,
-        two_factor_enrolled_at=utcnow(),
     )
-    two_factor.store_secret(user, TOTP_SECRET)
+    if enrolled:
+        user.two_factor_enrolled_at = utcnow()
+        two_factor.store_secret(user, TOTP_SECRET)
     db.session.add(user)
     db.session.commit()
     return user
