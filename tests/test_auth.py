@@ -1,5 +1,12 @@
 """Staff sign in with e-mail and password; the inbox is closed to everyone else."""
 
+import re
+import statistics
+import time
+
+import pytest
+import time_machine
+
 from helpline.extensions import db
 from tests import factories
 
@@ -99,3 +106,112 @@ def test_demo_seed_prints_credentials_and_can_run_twice(app, runner):
     assert first.exit_code == second.exit_code == 0
     assert "counsellor@example.org / demo-counsellor" in first.output
     assert "supervisor@example.org / demo-supervisor" in second.output
+
+
+def refused_sign_in(client, email: str, password: str) -> str:
+    answer = client.post("/login", data={"email": email, "password": password})
+    assert answer.status_code == 422
+    return answer.get_data(as_text=True)
+
+
+def later(seconds: float):
+    return time_machine.travel(time.time() + seconds, tick=True)
+
+
+def test_five_wrong_passwords_lock_the_account_for_a_minute_saying_no_more_than_for_strangers(
+    app, client
+):
+    app.config["LOGIN_RATE_LIMIT"] = "100 per minute"
+    user = factories.staff_user("Anna")
+    for _ in range(5):
+        refused_sign_in(client, user.email, "a wrong guess")
+
+    locked = refused_sign_in(client, user.email, factories.PASSWORD)
+    stranger = refused_sign_in(client, "nobody@example.org", factories.PASSWORD)
+    with later(61):
+        unlocked = client.post("/login", data={"email": user.email, "password": factories.PASSWORD})
+
+    assert _error_of(locked) == _error_of(stranger)
+    assert unlocked.status_code == 302
+
+
+def _error_of(page: str) -> str:
+    return re.search(r'<div class="form-errors" role="alert">(.*?)</div>', page, re.S)[1]
+
+
+def test_each_further_failure_doubles_the_lock_and_a_sign_in_resets_it(app, client):
+    app.config["LOGIN_RATE_LIMIT"] = "100 per minute"
+    user = factories.staff_user("Anna")
+    for _ in range(5):
+        refused_sign_in(client, user.email, "a wrong guess")
+
+    with later(61):
+        refused_sign_in(client, user.email, "one more wrong guess")
+    with later(61 + 61):
+        refused_sign_in(client, user.email, factories.PASSWORD)
+    with later(61 + 125):
+        signed_in = factories.sign_in(client, user)
+        client.post("/logout")
+        refused_sign_in(client, user.email, "a new wrong guess")
+        again = client.post("/login", data={"email": user.email, "password": factories.PASSWORD})
+
+    assert signed_in.status_code == 302
+    assert again.status_code == 302
+
+
+def test_unknown_and_known_addresses_take_the_same_time(app, client):
+    app.config["LOGIN_RATE_LIMIT"] = "100 per minute"
+    users = [factories.staff_user(name) for name in ("Anna", "Bert", "Cleo")]
+    inactive = factories.staff_user("Dirk")
+    inactive.active = False
+    db.session.commit()
+
+    def seconds(email: str) -> float:
+        started = time.perf_counter()
+        refused_sign_in(client, email, "a wrong guess")
+        return time.perf_counter() - started
+
+    seconds("warm-up@example.org")
+    known = statistics.median(seconds(user.email) for user in users)
+    unknown = statistics.median(seconds(f"nobody{i}@example.org") for i in range(3))
+    gone = seconds(inactive.email)
+
+    assert known / 2.5 < unknown < known * 2.5, (known, unknown)
+    assert known / 2.5 < gone < known * 2.5, (known, gone)
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/\t/evil.example",
+        "/\r\n/evil.example",
+        "//evil.example",
+        "/\\evil.example",
+        "\\\\evil.example",
+        "https://evil.example/inbox",
+        "javascript:alert(1)",
+        " //evil.example",
+    ],
+)
+def test_sign_in_goes_only_to_a_path_on_this_site(app, client, target):
+    user = factories.staff_user("Anna")
+
+    client.post(
+        "/login", data={"email": user.email, "password": factories.PASSWORD, "next": target}
+    )
+    answer = client.post("/login/code", data={"code": factories.totp_code(user.email)})
+
+    assert answer.status_code == 302
+    assert answer.headers["Location"] == "/inbox"
+
+
+def test_sign_in_goes_on_to_the_page_asked_for(app, client):
+    user = factories.staff_user("Anna")
+
+    client.post(
+        "/login",
+        data={"email": user.email, "password": factories.PASSWORD, "next": "/reports?year=2025"},
+    )
+    answer = client.post("/login/code", data={"code": factories.totp_code(user.email)})
+
+    assert answer.headers["Location"] == "/reports?year=2025"
