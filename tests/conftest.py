@@ -92,6 +92,7 @@ def app(database_url_for_tests):
     config = {
         "TESTING": True,
         "SECRET_KEY": "test-secret",
+        "ENCRYPTION_KEY": factories.ENCRYPTION_KEY,
         "SQLALCHEMY_DATABASE_URI": database_url_for_tests,
         "REDIS_URL": None,
         "WTF_CSRF_ENABLED": False,

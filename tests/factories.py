@@ -15,10 +15,12 @@ from helpline.commands import seed_services
 from helpline.extensions import db, socketio
 from helpline.inbox.models import AuditEntry, Category, Conversation, Message
 from helpline.timeutil import utcnow
+from tests.servers import ENCRYPTION_KEY  # noqa: F401 (the test app's, too)
 
 PASSWORD = "correct horse battery staple"
 _PASSWORD_HASH = hasher.hash(PASSWORD)
-# Every staff account of the tests has two-factor sign-in set up with this secret.
+# Every staff account of the tests has two-factor sign-in set up with this secret (sealed with
+# servers.ENCRYPTION_KEY, which the test app and the servers the tests start share).
 TOTP_SECRET = "TESTSTAFFTOTPSECRETTESTSTAFFTOTP"
 
 

@@ -11,6 +11,8 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+# The test app's key for what it keeps encrypted (TOTP secrets): servers read what tests seal.
+ENCRYPTION_KEY = "aGVscGxpbmUtdGVzdHMtZW5jcnlwdGlvbi1rZXktMzI="
 
 
 def free_port() -> int:
@@ -51,6 +53,7 @@ class Server:
         self.env = {
             **os.environ,
             "PUBLIC_URL": self.url,
+            "ENCRYPTION_KEY": ENCRYPTION_KEY,
             **env,
             "PORT": str(self.port),
             "HOST": "127.0.0.1",
