@@ -52,17 +52,20 @@ sys.path.insert(0, str(ROOT))
 
 import aiohttp  # noqa: E402
 import psycopg  # noqa: E402
+import pyotp  # noqa: E402
 import redis  # noqa: E402
 import socketio  # noqa: E402
+from cryptography.fernet import Fernet  # noqa: E402
 from psycopg import sql  # noqa: E402
 from yarl import URL  # noqa: E402
 
-from tests.servers import Server, flask_command  # noqa: E402
+from tests.servers import ENCRYPTION_KEY, Server, flask_command  # noqa: E402
 
 CHAT = "/chat"
 INBOX = "/inbox"
 LOCAL_HOSTS = ("127.0.0.1", "localhost")
 PASSWORD = "bench-password-not-secret"
+TOTP_SECRET = "BENCHTOTPSECRETBENCHTOTPSECRETBE"
 TARGET_P99_MS = 25.0
 TARGET_RATIO = 2.0
 REPLY_TIMEOUT = 5.0
@@ -161,6 +164,8 @@ def create_counsellors(url: str, count: int, max_chats: int) -> list[Account]:
     from helpline.auth.models import hasher
 
     password_hash = hasher.hash(PASSWORD)
+    # Sealed as helpline.encryption does, with the key the server is given (ENCRYPTION_KEY).
+    totp_secret = Fernet(ENCRYPTION_KEY).encrypt(TOTP_SECRET.encode()).decode()
     now = datetime.now(UTC).replace(tzinfo=None)
     rows = [
         (
@@ -172,6 +177,8 @@ def create_counsellors(url: str, count: int, max_chats: int) -> list[Account]:
             True,
             secrets.token_hex(16),
             now,
+            totp_secret,
+            now,
         )
         for i in range(count)
     ]
@@ -179,7 +186,8 @@ def create_counsellors(url: str, count: int, max_chats: int) -> list[Account]:
         with conn.cursor() as cur:
             cur.executemany(
                 "INSERT INTO staff_user (email, display_name, password_hash, role, max_chats,"
-                " active, session_token, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                " active, session_token, created_at, totp_secret, two_factor_enrolled_at)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 rows,
             )
         accounts = conn.execute(
@@ -363,10 +371,18 @@ async def log_in(url: str, account: Account) -> str:
         value = re.search(r"value=[\"']([^\"']+)[\"']", tag.group(0)) if tag else None
         if value is None:
             raise RuntimeError("the login page has no csrf_token field")
-        form = {"email": account.email, "password": PASSWORD, "csrf_token": value.group(1)}
-        async with http.post(url + "/login", data=form, allow_redirects=False) as response:
-            if response.status not in (302, 303):
-                raise RuntimeError(f"login of {account.email} failed: HTTP {response.status}")
+        csrf = value.group(1)
+        steps = [
+            ("/login", {"email": account.email, "password": PASSWORD}),
+            ("/login/code", {"code": pyotp.TOTP(TOTP_SECRET).now()}),
+        ]
+        for path, form in steps:
+            form = {**form, "csrf_token": csrf}
+            async with http.post(url + path, data=form, allow_redirects=False) as response:
+                if response.status not in (302, 303):
+                    raise RuntimeError(
+                        f"login of {account.email} failed at {path}: HTTP {response.status}"
+                    )
         cookie = http.cookie_jar.filter_cookies(URL(url)).get("session")
         if cookie is None:
             raise RuntimeError(f"login of {account.email} set no session cookie")
