@@ -35,6 +35,8 @@ def start_chromium(profile: Path, width: int, height: int) -> webdriver.Chrome:
         f"--user-data-dir={profile}",
     ):
         options.add_argument(argument)
+    # Keeps the console, where Chromium reports what the Content-Security-Policy blocked.
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     return webdriver.Chrome(service=ChromeService(executable_path=CHROMEDRIVER), options=options)
 
 

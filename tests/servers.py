@@ -11,7 +11,8 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-# The test app's key for what it keeps encrypted (TOTP secrets): servers read what tests seal.
+# The test app's key for what it keeps encrypted (TOTP secrets): servers and commands read what
+# tests seal.
 ENCRYPTION_KEY = "aGVscGxpbmUtdGVzdHMtZW5jcnlwdGlvbi1rZXktMzI="
 
 
@@ -27,7 +28,7 @@ def flask_command(args: list[str], env: dict) -> str:
     result = subprocess.run(
         [str(BIN / "flask"), *args],
         cwd=ROOT,
-        env={**os.environ, "FLASK_APP": "wsgi", **env},
+        env={**os.environ, "FLASK_APP": "wsgi", "ENCRYPTION_KEY": ENCRYPTION_KEY, **env},
         capture_output=True,
         text=True,
         check=True,
