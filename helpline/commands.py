@@ -1,5 +1,5 @@
-"""Command-line tasks: `flask seed`, `flask staff create|password|deactivate|reset-2fa|phone`,
-`flask service hours|phone|phone-survey`,
+"""Command-line tasks: `flask seed`, `flask staff phone` (the account commands are in
+auth/commands.py), `flask service hours|phone|phone-survey`,
 `flask phone simulate|answer-callbacks`."""
 
 import re
@@ -9,11 +9,9 @@ import click
 from flask import Flask, current_app
 from sqlalchemy import select
 
-from helpline.auth import service as accounts
 from helpline.auth import two_factor
-from helpline.auth.models import ROLES, StaffUser
-from helpline.auth.passwords import PasswordRefused
-from helpline.auth.passwords import check as check_password
+from helpline.auth.commands import create_staff, staff
+from helpline.auth.models import StaffUser
 from helpline.extensions import db
 from helpline.inbox import categories, hours
 from helpline.inbox.models import Service
@@ -77,37 +75,11 @@ def seed_services() -> None:
     categories.seed()
 
 
-def create_staff(email: str, name: str, role: str, password: str, max_chats: int | None = None):
-    """Create a staff account, or return the existing one with that e-mail address; the
-    password must meet the policy (PasswordRefused)."""
-    user = db.session.scalar(select(StaffUser).where(StaffUser.email == email))
-    if user is None:
-        check_password(password)
-        user = StaffUser(
-            email=email,
-            display_name=name,
-            role=role,
-            max_chats=max_chats or current_app.config["DEFAULT_MAX_CHATS"],
-        )
-        user.set_password(password)
-        db.session.add(user)
-        db.session.commit()
-    return user
-
-
 def seed_demo_two_factor(user: StaffUser, secret: str) -> None:
     """Enrol a demo account with its fixed TOTP secret, once."""
     if user.two_factor_enrolled_at is None:
         two_factor.store_secret(user, secret)
         user.two_factor_enrolled_at = utcnow()
-
-
-def staff_member(email: str) -> StaffUser:
-    """The staff account with this address, or a usage error."""
-    user = accounts.staff_by_email(email)
-    if user is None:
-        raise click.BadParameter(f"no staff account {email!r}")
-    return user
 
 
 def seed_demo_availability() -> None:
@@ -131,6 +103,23 @@ def seed_demo_availability() -> None:
             time.fromisoformat(ends),
             minutes,
         )
+
+
+@click.command("phone")
+@click.argument("email")
+@click.argument("endpoint", required=False)
+def staff_phone(email: str, endpoint: str | None) -> None:
+    """Where accepted calls are put through: +31612345678, client:<name>, or empty to clear."""
+    if endpoint and not (E164.match(endpoint) or re.match(r"^client:[\w.-]{1,60}$", endpoint)):
+        raise click.BadParameter("write a number as +31612345678, or client:<name>")
+    user = db.session.scalar(select(StaffUser).where(StaffUser.email == email))
+    if user is None:
+        raise click.BadParameter(f"no staff account {email!r}")
+    user.phone_endpoint = endpoint or None
+    if not endpoint:
+        user.takes_calls = False
+    db.session.commit()
+    click.echo(f"{user.email}: {endpoint or 'no phone'}")
 
 
 def register(app: Flask) -> None:
@@ -157,64 +146,8 @@ def register(app: Flask) -> None:
             db.session.commit()
             seed_demo_availability()
 
-    staff = click.Group("staff", help="Staff accounts.")
     app.cli.add_command(staff)
-
-    @staff.command("create")
-    @click.option("--email", required=True)
-    @click.option("--name", required=True)
-    @click.option("--role", type=click.Choice(ROLES), default="counsellor")
-    @click.option("--max-chats", type=int, default=None)
-    @click.password_option()
-    def staff_create(email, name, role, max_chats, password) -> None:
-        """Create a staff account; it sets up two-factor sign-in when it first signs in."""
-        try:
-            user = create_staff(email, name, role, password, max_chats)
-        except PasswordRefused as refused:
-            raise click.BadParameter(str(refused), param_hint="password") from refused
-        click.echo(f"{user.email} ({user.role})")
-
-    @staff.command("password")
-    @click.argument("email")
-    @click.password_option("--password", prompt="New password")
-    def staff_password(email: str, password: str) -> None:
-        """Give a staff account a new password; every session of theirs ends."""
-        try:
-            accounts.set_password(staff_member(email), password)
-        except accounts.AccountError as refused:
-            raise click.BadParameter(str(refused), param_hint="password") from refused
-        click.echo(f"{email}: new password set, signed out everywhere")
-
-    @staff.command("deactivate")
-    @click.argument("email")
-    def staff_deactivate(email: str) -> None:
-        """Close a staff account: it cannot sign in, and every session of theirs ends."""
-        accounts.deactivate(staff_member(email))
-        click.echo(f"{email}: deactivated, signed out everywhere")
-
-    @staff.command("reset-2fa")
-    @click.argument("email")
-    def staff_reset_two_factor(email: str) -> None:
-        """Make a staff member set up two-factor sign-in again (a lost phone); every session
-        of theirs ends."""
-        accounts.reset_two_factor(staff_member(email))
-        click.echo(f"{email}: sets up two-factor sign-in at the next sign-in")
-
-    @staff.command("phone")
-    @click.argument("email")
-    @click.argument("endpoint", required=False)
-    def staff_phone(email: str, endpoint: str | None) -> None:
-        """Where accepted calls are put through: +31612345678, client:<name>, or empty to clear."""
-        if endpoint and not (E164.match(endpoint) or re.match(r"^client:[\w.-]{1,60}$", endpoint)):
-            raise click.BadParameter("write a number as +31612345678, or client:<name>")
-        user = db.session.scalar(select(StaffUser).where(StaffUser.email == email))
-        if user is None:
-            raise click.BadParameter(f"no staff account {email!r}")
-        user.phone_endpoint = endpoint or None
-        if not endpoint:
-            user.takes_calls = False
-        db.session.commit()
-        click.echo(f"{user.email}: {endpoint or 'no phone'}")
+    staff.add_command(staff_phone)
 
     service_group = click.Group("service", help="Services.")
     app.cli.add_command(service_group)
