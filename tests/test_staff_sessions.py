@@ -2,6 +2,7 @@
 socket as well as on pages."""
 
 import time
+from pathlib import Path
 
 import time_machine
 
@@ -133,3 +134,17 @@ def test_a_socket_connecting_with_an_expired_session_is_refused(app, counsellor)
         connected = anna.sio.is_connected(anna.NS)
 
     assert not connected
+
+
+def test_the_inbox_keeps_its_cookie_alive_while_its_socket_is_busy(app, counsellor):
+    anna = counsellor()
+
+    with later(20):
+        renewed = anna.http.get("/account/active")
+    with later(20 + 25):
+        page = anna.http.get("/inbox")
+
+    assert renewed.status_code == 204
+    assert page.status_code == 200
+    inbox_script = Path(app.static_folder, "js", "inbox.js").read_text(encoding="utf-8")
+    assert 'fetch("/account/active"' in inbox_script

@@ -228,6 +228,14 @@ def account():
     return redirect(url_for("auth.account"))
 
 
+@bp.route("/account/active")
+@login_required
+def still_active():
+    """Nothing to show: asking renews this sign-in's idle time, as any page does (the inbox
+    asks while its socket is busy)."""
+    return "", 204
+
+
 @bp.route("/account/recovery-codes", methods=["POST"])
 @login_required
 def recovery_codes():

@@ -1388,6 +1388,17 @@ window.addEventListener("beforeunload", (event) => {
 
 const socket = io("/inbox");
 
+// A socket's events keep only the socket's sign-in alive. While the counsellor works in the
+// inbox, tell the session cookie as well, now and then, so the next page does not ask to sign
+// in again; a tab left alone still reaches the idle timeout.
+const RENEW_EVERY_MS = 5 * 60 * 1000;
+let renewedAt = Date.now();
+socket.onAnyOutgoing(() => {
+  if (Date.now() - renewedAt < RENEW_EVERY_MS) return;
+  renewedAt = Date.now();
+  fetch("/account/active", { credentials: "same-origin", cache: "no-store" }).catch(() => {});
+});
+
 socket.on("connect", () => {
   signedOut = false;
   ui.signedOut.hidden = true;
