@@ -47,7 +47,7 @@ def test_counsellor_sets_up_two_factor_sign_in_from_the_qr_code_page(server, bro
 
     qr_code = wait(browser, EC.visibility_of_element_located((By.CSS_SELECTOR, ".qr-code svg")))
     assert qr_code.size["width"] >= 150 and qr_code.size["height"] >= 150
-    secret = browser.find_element(By.ID, "secret").text.replace("-", "")
+    secret = browser.find_element(By.ID, "secret").text.replace(" ", "")
     browser.find_element(By.ID, "code").send_keys(pyotp.TOTP(secret).now())
     browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
 

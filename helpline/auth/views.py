@@ -193,7 +193,8 @@ def enrol():
         "auth/enrol.html",
         errors=errors,
         qr_code=two_factor.qr_code_svg(user, secret),
-        secret=codes.group(secret),
+        # In groups of four, split by spaces as authenticator apps accept them.
+        secret=codes.group(secret).replace("-", " "),
     )
     return page, 422 if errors else 200
 
