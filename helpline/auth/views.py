@@ -138,7 +138,7 @@ def _pending_user() -> StaffUser | None:
     return _active_holder(*claim) if claim else None
 
 
-def _signed_in(user: StaffUser):
+def _complete_sign_in(user: StaffUser) -> str:
     """Complete the sign-in and go where the person was going."""
     target = session.pop(PENDING)["next"]
     login_user(user)
@@ -164,7 +164,7 @@ def second_factor():
     if not service.check_second_factor(user, form["code"]):
         errors = {"code": ["Wrong or already used code."]}
         return render_template("auth/code.html", errors=errors), 422
-    return redirect(_signed_in(user))
+    return redirect(_complete_sign_in(user))
 
 
 @bp.route("/login/enrol", methods=["GET", "POST"])
@@ -186,7 +186,7 @@ def enrol():
         else:
             recovery = service.confirm_enrolment(user, form["code"])
             if recovery is not None:
-                target = _signed_in(user)
+                target = _complete_sign_in(user)
                 return render_template("auth/recovery_codes.html", codes=recovery, next=target)
             errors = {"code": ["Wrong code: type the code the app shows now."]}
     page = render_template(
