@@ -80,7 +80,8 @@ class StaffUser(db.Model):
     takes_calls: Mapped[bool] = mapped_column(default=False)
     # A therapist's calendar feed is reached by a secret URL; only its keyed hash is kept.
     calendar_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
-    # Rotated on logout, so every session and socket of this user stops working at once.
+    # Rotated on sign-out, deactivation, a new password and a 2FA reset, so every session and
+    # socket of this user stops working at once.
     session_token: Mapped[str] = mapped_column(String(64), default=lambda: secrets.token_hex(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # The TOTP secret, encrypted (helpline.encryption); set at enrolment, cleared by a reset.
