@@ -11,7 +11,7 @@ from sqlalchemy import select
 from helpline.auth.models import RecoveryCode, StaffUser
 from helpline.auth.signals import sessions_ended
 from helpline.commands import DEMO_STAFF
-from helpline.extensions import db
+from helpline.extensions import db, socketio
 from tests import factories
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -235,3 +235,12 @@ def test_demo_seed_refuses_to_run_in_production(app, runner):
     assert result.exit_code != 0
     assert "not created in production" in result.output
     assert db.session.scalars(select(StaffUser)).all() == []
+
+
+def test_password_alone_opens_no_inbox_socket(app, client):
+    user = factories.staff_user("Anna")
+    password_step(client, user)
+
+    sio = socketio.test_client(app, namespace="/inbox", flask_test_client=client)
+
+    assert not sio.is_connected("/inbox")
