@@ -14,6 +14,7 @@ from flask_login import current_user
 from marshmallow import Schema, ValidationError
 
 from helpline.auth.views import session_claim
+from helpline.errors import log_unexpected
 from helpline.extensions import db, socketio
 from helpline.inbox.errors import InboxError
 
@@ -61,7 +62,7 @@ def acked(schema: Schema, *, staff: bool = False, quick: Callable | None = None)
                 return error_ack(error.code, error.message)
             except Exception:
                 db.session.rollback()
-                current_app.logger.exception("socket event %s failed", handler.__name__)
+                log_unexpected(current_app.logger, "socket event %s failed", handler.__name__)
                 return error_ack("server_error", "Something went wrong; please try again.")
             return {"ok": True, **(result or {})}
 
