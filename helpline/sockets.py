@@ -7,7 +7,7 @@ import functools
 from collections.abc import Callable, Iterator
 
 import socketio as python_socketio
-from flask import Flask, current_app
+from flask import Flask, current_app, request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask.wrappers import Request
 from flask_login import current_user
@@ -69,6 +69,17 @@ def acked(schema: Schema, *, staff: bool = False, quick: Callable | None = None)
         return run
 
     return wrap
+
+
+@socketio.on_error_default
+def failed(error: Exception) -> bool | None:
+    """An error that no `acked` handler answered (connect, disconnect): logged as every
+    unexpected error is, instead of by the Socket.IO server with its text; a connection that
+    failed to open is refused."""
+    db.session.rollback()
+    event = request.event["message"]
+    log_unexpected(current_app.logger, "socket event %s failed", event)
+    return False if event == "connect" else None
 
 
 class SessionInterface(SecureCookieSessionInterface):

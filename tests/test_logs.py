@@ -33,7 +33,8 @@ def logs(caplog):
 
 @contextlib.contextmanager
 def database_refuses(table: str):
-    """Inside, the database refuses every new row of `table` with an error of its own."""
+    """Inside, the database refuses every new or changed row of `table` with an error of its
+    own."""
     postgresql = db.engine.dialect.name == "postgresql"
     db.session.rollback()
     with db.engine.begin() as connection:
@@ -43,12 +44,13 @@ def database_refuses(table: str):
                 text(f"ALTER TABLE {table} ADD CONSTRAINT refuse_rows CHECK (false) NOT VALID")
             )
         else:
-            connection.execute(
-                text(
-                    f"CREATE TRIGGER refuse_rows BEFORE INSERT ON {table} "
-                    "BEGIN SELECT RAISE(ABORT, 'refused'); END"
+            for change in ("INSERT", "UPDATE"):
+                connection.execute(
+                    text(
+                        f"CREATE TRIGGER refuse_{change} BEFORE {change} ON {table} "
+                        "BEGIN SELECT RAISE(ABORT, 'refused'); END"
+                    )
                 )
-            )
     try:
         yield
     finally:
@@ -57,7 +59,8 @@ def database_refuses(table: str):
             if postgresql:
                 connection.execute(text(f"ALTER TABLE {table} DROP CONSTRAINT refuse_rows"))
             else:
-                connection.execute(text("DROP TRIGGER refuse_rows"))
+                connection.execute(text("DROP TRIGGER refuse_INSERT"))
+                connection.execute(text("DROP TRIGGER refuse_UPDATE"))
 
 
 @contextlib.contextmanager
@@ -96,6 +99,18 @@ def test_a_refused_visitor_message_leaves_neither_its_text_nor_the_chat_token_in
     assert ack["error"]["code"] == "server_error"
     assert "socket event message failed" in logged(logs)
     assert_not_logged(logs, "Mijn stiefvader stuurt me foto's", ama.token, ama.browser)
+
+
+def test_a_visitor_leaving_while_the_database_refuses_leaves_no_chat_token_in_the_logs(
+    app, visitor, logs
+):
+    ama = visitor()
+    assert ama.say("Hallo")["ok"]
+    with database_refuses("conversation"):
+        ama.close()  # the chat is marked as left: refused
+
+    assert "socket event disconnect failed" in logged(logs)
+    assert_not_logged(logs, ama.token, ama.browser)
 
 
 def test_a_refused_note_leaves_not_its_text_in_the_logs(app, visitor, counsellor, logs):
