@@ -12,6 +12,7 @@ import time
 import uuid
 
 import pytest
+import requests
 from sqlalchemy import text, update
 
 from helpline.codes import keyed_hash
@@ -163,7 +164,7 @@ def test_a_refused_call_leaves_no_trace_of_the_callers_number_in_the_logs(app, l
 
 
 @pytest.mark.parametrize("database_url_for_tests", ["postgresql"], indirect=True)
-def test_a_request_the_server_cannot_read_leaves_no_address_or_token_in_its_log(
+def test_the_server_log_names_no_address_for_a_request_it_cannot_read_and_no_token_of_a_path(
     app, database_url_for_tests, redis_url
 ):
     token = "Zq9" + "x" * 40  # as long as a calendar feed's token
@@ -184,9 +185,12 @@ def test_a_request_the_server_cannot_read_leaves_no_address_or_token_in_its_log(
             with socket.create_connection(("127.0.0.1", server.port), timeout=10) as connection:
                 connection.sendall(request.encode())
                 assert connection.recv(100).startswith(b"HTTP/1.1 400")
+        feed = requests.get(f"{server.url}/calendar/{token}.ics", timeout=10)
         time.sleep(0.5)  # the worker writes its log lines after answering
         log = server.log()
 
+    assert feed.status_code == 404
+    assert "GET /calendar/….ics 404" in log
     assert log.count("Invalid request") == len(unreadable)
     assert "127.0.0.1" not in log.replace(f"Listening at: {server.url}", "")
     assert "ip=" not in log
