@@ -11,8 +11,6 @@ import socketio
 from tests import factories
 from tests.servers import Server
 
-SECRET_KEY = "start-up-secret"
-
 
 @pytest.fixture
 def fresh_server(app, database_url_for_tests, redis_url):
@@ -25,7 +23,7 @@ def fresh_server(app, database_url_for_tests, redis_url):
                 "DATABASE_URL": database_url_for_tests,
                 "REDIS_URL": redis_url,
                 "SOCKETIO_CHANNEL": f"start-up-{uuid.uuid4().hex}",
-                "SECRET_KEY": SECRET_KEY,
+                "SECRET_KEY": app.config["SECRET_KEY"],
             }
         )
         started.append(server)
@@ -49,16 +47,12 @@ def call_first(server: Server, namespace: str, event: str, payload: dict, header
 
 
 def staff_cookie(app, user) -> str:
-    """The session cookie of a signed-in staff member, signed with the servers' key."""
-    signer = app.test_client()
-    app.config["SECRET_KEY"] = SECRET_KEY
-    try:
-        with signer.session_transaction() as session:
-            session["_user_id"] = user.get_id()
-            session["_fresh"] = True
-    finally:
-        app.config["SECRET_KEY"] = "test-secret"
-    return f"session={signer.get_cookie('session').value}"
+    """The session cookie of a signed-in staff member (the servers share the app's key)."""
+    browser = app.test_client()
+    with browser.session_transaction() as session:
+        session["_user_id"] = user.get_id()
+        session["_fresh"] = True
+    return f"session={browser.get_cookie('session').value}"
 
 
 @pytest.mark.parametrize("database_url_for_tests", ["postgresql"], indirect=True)
