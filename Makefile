@@ -40,7 +40,8 @@ test: install browser
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
 
-# Resolve pyproject.toml (dependencies and dev extras) again to the newest versions it allows.
+# Resolve pyproject.toml (dependencies and dev extras) into the lock again, keeping the versions
+# already locked where they still fit; LOCK_FLAGS=--upgrade takes the newest allowed instead.
 lock:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q 'uv>=0.9'
