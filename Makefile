@@ -3,13 +3,19 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 export FLASK_APP := wsgi
+# Every package with its exact version and hashes, for Python 3.11 on Linux: the app's and the
+# dev extras'. Made from pyproject.toml by `make lock`.
+LOCK := requirements/dev.txt
 
-.PHONY: install browser run test lint format bench clean
+.PHONY: install lock audit browser run test lint format bench clean
 
-$(BIN)/.installed: pyproject.toml
+# The packages come from the lock only; the project itself is installed on top, in place.
+# `pip check` fails when pyproject.toml asks for something the lock lacks: run `make lock`.
+$(BIN)/.installed: $(LOCK) pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]' --config-settings editable_mode=compat
+	$(BIN)/pip install -q --require-hashes -r $(LOCK)
+	$(BIN)/pip install -q --no-deps -e . --config-settings editable_mode=compat
+	$(BIN)/pip check || { echo "$(LOCK) does not match pyproject.toml: run make lock" >&2; exit 1; }
 	touch $@
 
 install: $(BIN)/.installed
@@ -33,6 +39,19 @@ test: install browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
+
+# Resolve pyproject.toml (dependencies and dev extras) into the lock again, keeping the versions
+# already locked where they still fit; LOCK_FLAGS=--upgrade takes the newest allowed instead.
+lock:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q 'uv>=0.9'
+	$(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes $(LOCK_FLAGS) \
+	  --python-version 3.11 --python-platform linux --custom-compile-command "make lock" \
+	  --quiet -o $(LOCK)
+
+# Known vulnerabilities of the locked versions (needs the vulnerability service: PyPI's API).
+audit: install
+	$(BIN)/python requirements/audit.py $(LOCK)
 
 lint: install
 	$(BIN)/ruff check .

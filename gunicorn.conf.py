@@ -3,8 +3,11 @@ threads (with SQLite) carry the websockets; more servers share events through RE
 
 import importlib.util
 import os
+import re
 import sys
 from pathlib import Path
+
+from gunicorn.glogging import Logger
 
 # Only helpline/config.py, not the helpline package: importing the app here, in the master,
 # would import ssl and sockets before the gevent worker can monkey-patch them.
@@ -38,6 +41,29 @@ graceful_timeout = 10
 accesslog = os.environ.get("ACCESS_LOG", "-")
 access_log_format = "%(m)s %(U)s %(s)s %(b)s %(M)sms"
 errorlog = "-"
+
+# A path segment this long is a secret (a calendar feed's token), not a name.
+_SECRET_SEGMENT = re.compile(r"[A-Za-z0-9_-]{32,}")
+
+
+class AnonymousLogger(Logger):
+    """gunicorn's logger, without who sent a request or the secrets a request may carry."""
+
+    def warning(self, msg, *args, **kwargs):
+        # gunicorn's own words are "Invalid request from ip=<address>: <what was wrong>", and
+        # what was wrong quotes the request, which may hold a token.
+        if isinstance(msg, str) and msg.startswith("Invalid request from"):
+            msg, args = "Invalid request answered with an error (sender and request not logged)", ()
+        super().warning(msg, *args, **kwargs)
+
+    def atoms(self, resp, req, environ, request_time):
+        """The access log's values, secrets in the path masked."""
+        atoms = super().atoms(resp, req, environ, request_time)
+        atoms["U"] = _SECRET_SEGMENT.sub("…", atoms["U"])
+        return atoms
+
+
+logger_class = AnonymousLogger
 
 # With threads, socket handlers spend their time waiting on the database. After each wait a
 # thread needs the GIL back; with the default 5 ms switch interval it can wait that long behind

@@ -5,7 +5,9 @@ from pathlib import Path
 from typing import NoReturn
 
 from flask import Flask, abort, request
+from flask.logging import default_handler
 from flask_babel import get_locale
+from sqlalchemy.orm import configure_mappers
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from helpline.chat import presence
@@ -44,6 +46,9 @@ def create_app(config: dict | None = None) -> Flask:
     register_logging(app)
     register_extensions(app)
     register_blueprints(app)
+    # The blueprints have imported every model. Relating the mappers now, not lazily during
+    # some first query, lets helpline.loading build objects from a worker's very first event.
+    configure_mappers()
     register_errorhandlers(app)
     register_security_headers(app)
     register_commands(app)
@@ -55,6 +60,13 @@ def register_logging(app: Flask) -> None:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     logging.getLogger("engineio.server").setLevel(logging.WARNING)
     logging.getLogger("socketio.server").setLevel(logging.WARNING)
+    # At INFO and DEBUG SQLAlchemy logs every statement's values and every row it reads.
+    logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
+    # Flask-Limiter says when Redis is unreachable and it counts in memory instead, to a logger
+    # whose only handler discards everything: its lines go where the app's own go.
+    limiter_log = logging.getLogger("flask-limiter")
+    if default_handler not in limiter_log.handlers:
+        limiter_log.addHandler(default_handler)
 
 
 # Where the Socket.IO server answers (its default, spelled out for the URL rule below).

@@ -81,6 +81,11 @@ def from_environment(instance_path: str) -> dict:
         "STAFF_IDLE_MINUTES": int(env.get("STAFF_IDLE_MINUTES", "30")),
         "STAFF_SESSION_HOURS": int(env.get("STAFF_SESSION_HOURS", "12")),
         "RATELIMIT_STORAGE_URI": env.get("REDIS_URL") or "memory://",
+        # Redis unreachable: each process counts in its own memory (logged once, as "Rate limit
+        # storage unreachable - falling back to in-memory storage") until Redis answers again,
+        # instead of refusing sign-in and forms while the chat works on.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_SWALLOW_ERRORS": True,
         "RATELIMIT_HEADERS_ENABLED": True,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
@@ -94,8 +99,6 @@ def from_environment(instance_path: str) -> dict:
         ),
         "LANGUAGES": ["nl", "en"],
         "WTF_CSRF_TIME_LIMIT": None,
-        # No ping on every checkout (a round trip per socket event); connections are recycled
-        # instead, and a connection lost to a database restart fails one request only.
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_recycle": 300},
         "SQLITE_BEGIN_IMMEDIATE": True,
         # Twilio Voice (docs/phone.md). Without an account SID outside production, the REST
@@ -135,10 +138,28 @@ def finalise(config: dict) -> None:
             or hashlib.sha256(b"twilio-simulator:" + config["SECRET_KEY"].encode()).hexdigest()
         )
     uri = config["SQLALCHEMY_DATABASE_URI"]
+    # A failed statement's error (logged) names the statement, never its values: message text,
+    # notes, tokens and numbers are what the statements carry.
+    config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+        **config["SQLALCHEMY_ENGINE_OPTIONS"],
+        "hide_parameters": True,
+    }
     if uri.startswith("postgresql"):
         # Many socket threads share one process: more connections than the default 5 + 10.
-        options = {"pool_size": 20, "max_overflow": 30, **config["SQLALCHEMY_ENGINE_OPTIONS"]}
+        # A pooled connection is tested as it is handed out, so one that PostgreSQL closed
+        # (restart, failover, idle timeout) is replaced instead of failing a visitor's message.
+        options = {
+            "pool_size": 20,
+            "max_overflow": 30,
+            "pool_pre_ping": True,
+            **config["SQLALCHEMY_ENGINE_OPTIONS"],
+        }
         config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+    if config["RATELIMIT_STORAGE_URI"].startswith("redis"):
+        # An unreachable Redis is noticed within a second, not after the system's TCP timeout.
+        config.setdefault(
+            "RATELIMIT_STORAGE_OPTIONS", {"socket_connect_timeout": 1, "socket_timeout": 1}
+        )
     if uri.startswith("sqlite"):
         # Socket handlers run in many threads; wait for the write lock instead of failing.
         options = dict(config["SQLALCHEMY_ENGINE_OPTIONS"])

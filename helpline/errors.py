@@ -1,4 +1,11 @@
-"""HTTP error pages: JSON for API-style requests, a readable page otherwise. Never a stack trace."""
+"""HTTP error pages: JSON for API-style requests, a readable page otherwise. Never a stack trace.
+
+Unexpected errors are logged by `log_unexpected`, here and by every other surface.
+"""
+
+import logging
+import sys
+import traceback
 
 from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext
@@ -7,6 +14,30 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from helpline.extensions import db
 from helpline.inbox.errors import InboxError
+
+
+def log_unexpected(logger: logging.Logger, what: str, *args) -> None:
+    """Log the exception being handled: its kind and where it was raised, never its text.
+
+    An exception's text may quote what was being stored: PostgreSQL repeats a refused row
+    (a message, a note, a token, a number) and a key that already exists.
+    """
+    logger.error(what + "\n%s", *args, _without_text(sys.exception()))
+
+
+def _without_text(error: BaseException | None) -> str:
+    """The traceback of `error` and of the exceptions it was raised from, kinds and lines only."""
+    chain = []
+    while error is not None and error not in chain:
+        chain.append(error)
+        error = error.__cause__ or (None if error.__suppress_context__ else error.__context__)
+    lines = []
+    for error in reversed(chain):
+        lines.append("Traceback (most recent call last):\n")
+        lines.extend(traceback.format_tb(error.__traceback__))
+        kind = type(error)
+        lines.append(f"{kind.__module__}.{kind.__qualname__} (its text is not logged)\n")
+    return "".join(lines).rstrip("\n")
 
 
 def _wants_json() -> bool:
@@ -52,5 +83,5 @@ def register(app: Flask) -> None:
     @app.errorhandler(Exception)
     def unexpected(error: Exception):
         db.session.rollback()
-        app.logger.exception("request failed: %s %s", request.method, request.path)
+        log_unexpected(app.logger, "request failed: %s %s", request.method, request.path)
         return _respond(500, "server_error", InternalServerError.description)

@@ -7,13 +7,14 @@ import functools
 from collections.abc import Callable, Iterator
 
 import socketio as python_socketio
-from flask import Flask, current_app
+from flask import Flask, current_app, request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask.wrappers import Request
 from flask_login import current_user
 from marshmallow import Schema, ValidationError
 
 from helpline.auth.views import session_claim
+from helpline.errors import log_unexpected
 from helpline.extensions import db, socketio
 from helpline.inbox.errors import InboxError
 
@@ -61,13 +62,24 @@ def acked(schema: Schema, *, staff: bool = False, quick: Callable | None = None)
                 return error_ack(error.code, error.message)
             except Exception:
                 db.session.rollback()
-                current_app.logger.exception("socket event %s failed", handler.__name__)
+                log_unexpected(current_app.logger, "socket event %s failed", handler.__name__)
                 return error_ack("server_error", "Something went wrong; please try again.")
             return {"ok": True, **(result or {})}
 
         return run
 
     return wrap
+
+
+@socketio.on_error_default
+def failed(error: Exception) -> bool | None:
+    """An error that no `acked` handler answered (connect, disconnect): logged as every
+    unexpected error is, instead of by the Socket.IO server with its text; a connection that
+    failed to open is refused."""
+    db.session.rollback()
+    event = request.event["message"]
+    log_unexpected(current_app.logger, "socket event %s failed", event)
+    return False if event == "connect" else None
 
 
 class SessionInterface(SecureCookieSessionInterface):

@@ -13,6 +13,7 @@ from helpline.chat.schemas import (
     TypingSchema,
     VisitorMessageSchema,
 )
+from helpline.errors import log_unexpected
 from helpline.extensions import db, socketio
 from helpline.inbox import broadcast, service
 from helpline.inbox.errors import NotFound, RateLimited
@@ -137,7 +138,7 @@ def _start_sweeper() -> None:
                     service.expire_departed_visitors()
                 except Exception:
                     db.session.rollback()
-                    app.logger.exception("visitor sweep failed")
+                    log_unexpected(app.logger, "visitor sweep failed")
                 finally:
                     db.session.remove()
 

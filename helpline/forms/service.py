@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from helpline.auth.models import StaffUser, hasher
 from helpline.codes import ALPHABET, group, keyed_hash, normalise
 from helpline.encryption import seal, unseal
+from helpline.errors import log_unexpected
 from helpline.extensions import db
 from helpline.forms.models import FormSubmission
 from helpline.forms.schemas import LABELS
@@ -277,4 +278,5 @@ def _send_notice(app: Flask, address: str, service_name: str) -> None:
                 ),
             )
         except Exception:
-            app.logger.exception("could not send the answer notice")
+            # Not its text: a refused recipient is named in it.
+            log_unexpected(app.logger, "could not send the answer notice")
