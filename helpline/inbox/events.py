@@ -1,10 +1,11 @@
 """Socket events of the staff inbox (namespace /inbox). See docs/protocol.md."""
 
+from flask import request
 from flask_login import current_user
 from flask_socketio import join_room, leave_room
 
 from helpline.extensions import socketio
-from helpline.inbox import broadcast, service
+from helpline.inbox import broadcast, connections, service
 from helpline.inbox.payloads import message_payload
 from helpline.inbox.schemas import (
     CategoriesSchema,
@@ -32,11 +33,16 @@ def user():
 
 @socketio.on("connect", namespace=NS)
 def connect(auth=None):
-    if not current_user.is_authenticated:
+    if not current_user.is_authenticated or not connections.opened(user(), request.sid):
         return False
-    join_room(broadcast.staff_room(), namespace=NS)
-    join_room(broadcast.staff_room(current_user.id), namespace=NS)
+    for room in connections.rooms_of(user()):
+        join_room(room, namespace=NS)
     return True
+
+
+@socketio.on("disconnect", namespace=NS)
+def disconnect(*_reason):
+    connections.closed(request.sid)
 
 
 @socketio.on("list", namespace=NS)
