@@ -52,6 +52,7 @@ def test_therapist_cannot_see_the_earlier_conversations_of_a_waiting_visitor(
     app, visitor, therapist
 ):
     open_chats(visitor, 1)
+    therapist.emit("end", {"conversation_id": 1})
 
     history = therapist.emit("history", {"conversation_id": 1})
 
