@@ -7,6 +7,7 @@ from flask_socketio import join_room, leave_room
 from helpline.extensions import socketio
 from helpline.inbox import broadcast, connections, service
 from helpline.inbox.payloads import message_payload
+from helpline.inbox.permissions import can
 from helpline.inbox.schemas import (
     CategoriesSchema,
     CloseSchema,
@@ -177,7 +178,7 @@ def remove_referral(payload: dict) -> dict:
 @acked(StaffTypingSchema(), staff=True)
 def typing(payload: dict) -> dict:
     conversation = service.by_id(payload["conversation_id"])
-    if conversation.assignee_id == current_user.id:
+    if can(user(), "reply", conversation):
         broadcast.to_visitor(conversation.id, "typing", {"typing": payload["typing"]})
     return {}
 

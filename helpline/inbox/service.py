@@ -922,7 +922,7 @@ def record_export(conversation: Conversation, user: StaffUser, now: datetime | N
 def staff_read(conversation_id: int, user: StaffUser, seq: int) -> None:
     """The assigned counsellor has read the visitor's messages up to `seq`."""
     conversation = by_id(conversation_id)
-    if conversation.assignee_id != user.id:
+    if not can(user, "reply", conversation):
         return
     _raise_watermark(conversation_id, "staff_read_seq", seq)
     broadcast.to_visitor(conversation_id, "read", {"seq": seq})
