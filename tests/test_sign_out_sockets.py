@@ -9,6 +9,7 @@ import pytest
 import requests
 from sqlalchemy import select
 
+from helpline.auth.signals import sessions_ended
 from helpline.extensions import db
 from helpline.inbox.models import StaffConnection
 from tests import factories
@@ -36,6 +37,22 @@ def test_signing_out_elsewhere_disconnects_the_open_inbox_and_it_hears_nothing_m
     assert not anna.sio.is_connected(NS)
     db.session.rollback()
     assert db.session.scalars(select(StaffConnection.sid)).all() == []
+
+
+def test_switching_an_account_off_disconnects_every_inbox_of_that_person_only(
+    app, visitor, counsellor
+):
+    open_chats(visitor, 1)
+    anna_desk, ben = counsellor("Anna"), counsellor("Ben")
+    anna_laptop = counsellor(user=anna_desk.user)
+    user = db.session.get(type(anna_desk.user), anna_desk.user_id)
+    user.active = False
+    db.session.commit()
+
+    sessions_ended.send(app, user_id=user.id)
+
+    assert not anna_desk.sio.is_connected(NS) and not anna_laptop.sio.is_connected(NS)
+    assert ben.sio.is_connected(NS) and ben.claim(1)["ok"]
 
 
 def test_a_socket_whose_session_ended_cannot_reply_even_before_it_is_disconnected(
