@@ -5,7 +5,6 @@ from sqlalchemy import select
 from helpline.auth.models import StaffUser
 from helpline.extensions import db
 from helpline.inbox.models import Conversation
-from tests import factories
 from tests.factories import audit_actions, messages_of
 
 
@@ -179,21 +178,6 @@ def test_a_deactivated_counsellors_open_inbox_can_no_longer_reply(app, visitor, 
     assert "message.send" not in [action for _, action in audit_actions(1)]
 
 
-def test_signing_out_elsewhere_stops_replies_from_an_open_inbox(app, visitor, counsellor):
-    open_chats(visitor, 1)
-    anna = counsellor()
-    anna.claim(1)
-    anna.say(1, "Eerste antwoord")
-    laptop = app.test_client()
-    factories.sign_in(laptop, anna.user)
-
-    laptop.post("/logout")
-    ack = anna.say(1, "Na het uitloggen")
-
-    assert ack["error"]["code"] == "unauthorized"
-    assert [m.body for m in messages_of(1) if m.kind == "text"] == ["Bericht 0", "Eerste antwoord"]
-
-
 def test_first_response_time_is_the_first_reply_not_a_later_one(app, visitor, counsellor):
     open_chats(visitor, 1)
     anna = counsellor()
@@ -339,9 +323,7 @@ def test_signed_out_counsellor_socket_stops_working(app, visitor, counsellor):
     anna = counsellor()
     anna.http.post("/logout")
 
-    ack = anna.claim(1)
-
-    assert ack["error"]["code"] == "unauthorized"
+    assert not anna.sio.is_connected(anna.NS)
     assert db.session.get(Conversation, 1).state == "queued"
 
 

@@ -15,7 +15,7 @@ from helpline.admin.schemas import (
 from helpline.extensions import db
 from helpline.inbox import categories
 from helpline.inbox.models import Service
-from helpline.inbox.permissions import LEADS, can, require
+from helpline.inbox.permissions import can, require
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -32,7 +32,7 @@ class InvalidForm(Exception):
 @bp.app_context_processor
 def permissions() -> dict:
     """Templates ask the same named rules as the services (e.g. whether to link here)."""
-    return {"can": can, "lead_roles": LEADS}
+    return {"can": can}
 
 
 @bp.before_request

@@ -18,25 +18,20 @@ from helpline.auth.models import StaffUser
 from helpline.codes import keyed_hash
 from helpline.extensions import db
 from helpline.inbox import service as inbox
-from helpline.inbox.errors import InboxError, NotAllowed, NotFound
+from helpline.inbox.errors import InboxError, NotFound
 from helpline.inbox.models import Conversation, Service
-from helpline.inbox.permissions import require
+from helpline.inbox.permissions import can, require
 from helpline.reports import figures
 from helpline.timeutil import utcnow
 
 TOKEN_FORMAT = re.compile(r"^hl_([0-9a-f]{8})_([A-Za-z0-9_-]{43})$")
 # Writing last_used_at on every request would make every read a write.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
-# Areas of the API, and the roles that reach them.
+# Areas of the API, and the action that reaches each (see helpline.inbox.permissions).
 SCOPES = {
-    "conversations": ("counsellor", "supervisor", "admin"),
-    "followup": ("counsellor", "therapist", "supervisor", "admin"),
-    "reports": ("supervisor", "admin"),
-}
-SCOPE_REFUSALS = {
-    "conversations": "Therapists use the follow-up endpoints of the API only.",
-    "followup": "You are not allowed to do that.",
-    "reports": "Only supervisors and admins can read the report figures.",
+    "conversations": "api_conversations",
+    "followup": "api_followup",
+    "reports": "view_reports",
 }
 DEFAULT_STATES = ("queued", "active", "wrap_up")
 
@@ -60,8 +55,7 @@ class NewToken:
 
 def create_token(user: StaffUser, name: str) -> NewToken:
     """A new personal token of `user`; its value is returned once and never stored."""
-    if not user.is_active:
-        raise NotAllowed("This account is switched off.")
+    require(user, "manage_api_tokens")
     prefix = secrets.token_hex(4)
     value = f"hl_{prefix}_{secrets.token_urlsafe(32)}"
     token = ApiToken(user_id=user.id, name=name.strip(), prefix=prefix, token_hash=_hash(value))
@@ -85,7 +79,7 @@ def tokens_of(user: StaffUser) -> list[ApiToken]:
 def revoke_token(user: StaffUser, token_id: int) -> ApiToken:
     """Stop one of the user's own tokens from working (admins may stop anyone's)."""
     token = db.session.get(ApiToken, token_id)
-    if token is None or (token.user_id != user.id and user.role != "admin"):
+    if token is None or not can(user, "revoke_api_token", token):
         raise NotFound("That token does not exist.")
     if token.revoked_at is None:
         token.revoked_at = utcnow()
@@ -110,9 +104,8 @@ def authenticate(header: str | None, now: datetime | None = None) -> StaffUser:
 
 
 def require_scope(user: StaffUser, scope: str) -> None:
-    """Raise NotAllowed unless the user's role reaches this area of the API."""
-    if user.role not in SCOPES[scope]:
-        raise NotAllowed(SCOPE_REFUSALS[scope])
+    """Raise NotAllowed unless the user may reach this area of the API."""
+    require(user, SCOPES[scope])
 
 
 # --- reading ----------------------------------------------------------------------------------
@@ -134,8 +127,7 @@ def conversations_page(
     the conversations move between states in the meantime.
     """
     require(user, "list_conversations")
-    if user.role == "therapist":
-        mine = True
+    mine = mine or not can(user, "watch_queue")
     query = select(Conversation).where(Conversation.state.in_(states or DEFAULT_STATES))
     if service:
         query = query.join(Service, Service.id == Conversation.service_id).where(

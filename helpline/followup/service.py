@@ -27,9 +27,9 @@ from helpline.followup.models import (
 )
 from helpline.inbox import categories
 from helpline.inbox import service as inbox
-from helpline.inbox.errors import InboxError, InvalidInput, InvalidState, NotAllowed, NotFound
+from helpline.inbox.errors import InboxError, InvalidInput, InvalidState, NotFound
 from helpline.inbox.models import Conversation, Message
-from helpline.inbox.permissions import require
+from helpline.inbox.permissions import can, require
 from helpline.phone import service as phone
 from helpline.phone.models import PhoneLine
 from helpline.timeutil import local_today, to_local, to_utc, utcnow
@@ -41,7 +41,6 @@ HORIZON_DAYS = 42
 CHAT_OPENS_BEFORE = timedelta(minutes=15)
 # A therapist can call from a little before the session until well after its start.
 CALL_WINDOW = (timedelta(minutes=30), timedelta(hours=2))
-LEADS = ("supervisor", "admin")
 OUTCOME_WORDS = {
     "held": "held",
     "no_show": "the client did not show up",
@@ -318,7 +317,7 @@ def reschedule(
     """Move a session to another free time (or therapist); the old booking stays as history."""
     now = now or utcnow()
     old = _booking(booking_id)
-    _require_booking(user, "reschedule_followup", old)
+    require(user, "reschedule_followup", old)
     if old.status != "booked":
         raise InvalidState("Only a booked session can be moved.")
     therapist_id = therapist_id or old.therapist_id
@@ -363,7 +362,7 @@ def cancel(
     """Cancel a session before it takes place; the slot is free again, the booking stays."""
     now = now or utcnow()
     booking = _booking(booking_id)
-    _require_booking(user, "cancel_followup", booking)
+    require(user, "cancel_followup", booking)
     if booking.status != "booked":
         raise InvalidState("Only a booked session can be cancelled.")
     if booking.ends_at <= now:
@@ -394,7 +393,7 @@ def record_outcome(
     """The therapist records how the session went: held, no-show, cancelled, or referred."""
     now = now or utcnow()
     booking = _booking(booking_id)
-    _require_booking(user, "record_outcome", booking)
+    require(user, "record_outcome", booking)
     if outcome not in OUTCOMES:
         raise InvalidState("Unknown outcome.")
     if booking.status in ("cancelled", "rescheduled") and outcome != booking.status:
@@ -425,8 +424,7 @@ def call_client(booking_id: int, user: StaffUser, now: datetime | None = None):
     """The therapist calls the client at the session's time, through the phone line."""
     now = now or utcnow()
     booking = _booking(booking_id)
-    if booking.therapist_id != user.id:
-        raise NotAllowed("Only the session's therapist can call the client.")
+    require(user, "call_client", booking)
     if booking.method != "phone" or booking.status != "booked":
         raise InvalidState("This session is not a booked phone session.")
     before, after = CALL_WINDOW
@@ -487,14 +485,13 @@ def open_booked_chat(code: str, now: datetime | None = None) -> Conversation:
 def agenda(user: StaffUser, *, past_days: int = 14, now: datetime | None = None) -> list[dict]:
     """A therapist's sessions with only what they need: categories and the summary."""
     now = now or utcnow()
-    if user.role != "therapist" and user.role not in LEADS:
-        raise NotAllowed("The agenda is for therapists.")
+    require(user, "view_agenda")
     query = (
         select(Booking)
         .where(Booking.starts_at >= now - timedelta(days=past_days))
         .order_by(Booking.starts_at, Booking.id)
     )
-    if user.role == "therapist":
+    if not can(user, "view_all_sessions"):
         query = query.where(Booking.therapist_id == user.id)
     bookings = list(db.session.scalars(query))
     tagged = categories.names_of([b.conversation_id for b in bookings])
@@ -516,10 +513,7 @@ def agenda(user: StaffUser, *, past_days: int = 14, now: datetime | None = None)
 def transcript(booking_id: int, user: StaffUser) -> list[Message]:
     """The conversation's words, for the session's therapist only if the counsellor shared them."""
     booking = _booking(booking_id)
-    if user.role not in LEADS and (
-        booking.therapist_id != user.id or not booking.transcript_shared
-    ):
-        raise NotAllowed("The counsellor did not share this conversation.")
+    require(user, "read_transcript", booking)
     inbox.audit(user, "followup.transcript", booking.conversation)
     return list(
         db.session.scalars(
@@ -556,7 +550,7 @@ def booking_page(conversation_id: int, user: StaffUser) -> dict:
 def booking_for(booking_id: int, user: StaffUser, action: str) -> Booking:
     """A booking `user` may act on ('reschedule_followup', 'cancel_followup', 'record_outcome')."""
     booking = _booking(booking_id)
-    _require_booking(user, action, booking)
+    require(user, action, booking)
     return booking
 
 
@@ -570,8 +564,7 @@ def therapist_managed_by(user: StaffUser, therapist_id: int) -> StaffUser:
 
 def rotate_calendar_token(user: StaffUser) -> str:
     """A new secret address for the therapist's calendar feed; the old one stops working."""
-    if user.role != "therapist":
-        raise NotAllowed("Only therapists have a calendar feed.")
+    require(user, "keep_calendar")
     token = secrets.token_urlsafe(32)
     user.calendar_token_hash = _calendar_hash(token)
     inbox.audit_change(user, "followup.calendar_rotate", {"therapist": user.id})
@@ -580,12 +573,13 @@ def rotate_calendar_token(user: StaffUser) -> str:
 
 def calendar_owner(token: str) -> StaffUser | None:
     """The active therapist whose feed this secret opens, or None."""
-    therapist = db.session.scalar(
-        select(StaffUser).where(StaffUser.calendar_token_hash == _calendar_hash(token))
+    return db.session.scalar(
+        select(StaffUser).where(
+            StaffUser.calendar_token_hash == _calendar_hash(token),
+            StaffUser.role == "therapist",
+            StaffUser.active.is_(True),
+        )
     )
-    if therapist is None or therapist.role != "therapist" or not therapist.active:
-        return None
-    return therapist
 
 
 def calendar_sessions(
@@ -682,8 +676,7 @@ def _overlaps(exception: AvailabilityException, start: datetime, end: datetime) 
 
 
 def _check_slot(therapist_id: int, starts_at: datetime, now: datetime) -> Slot:
-    therapist = db.session.get(StaffUser, therapist_id)
-    if therapist is None or therapist.role != "therapist" or not therapist.active:
+    if _therapist(therapist_id, active=True) is None:
         raise NotFound("That therapist does not exist.")
     if starts_at <= now:
         raise SlotInPast()
@@ -748,23 +741,17 @@ def _booking(booking_id: int) -> Booking:
     return booking
 
 
-def _require_booking(user: StaffUser, action: str, booking: Booking) -> None:
-    if user.role in LEADS or booking.therapist_id == user.id:
-        return
-    # A counsellor may move or cancel the sessions of the conversations they have (or had).
-    if (
-        action in ("reschedule_followup", "cancel_followup")
-        and user.role == "counsellor"
-        and user.id in (booking.booked_by_id, booking.conversation.assignee_id)
-    ):
-        return
-    raise NotAllowed("Only the session's therapist, or a supervisor, can do that.")
+def _therapist(therapist_id: int, *, active: bool = False) -> StaffUser | None:
+    """The staff member with this id if they are a therapist (and active, if asked)."""
+    query = select(StaffUser).where(StaffUser.id == therapist_id, StaffUser.role == "therapist")
+    if active:
+        query = query.where(StaffUser.active.is_(True))
+    return db.session.scalar(query)
 
 
 def _therapist_managed_by(user: StaffUser, therapist_id: int) -> StaffUser:
-    therapist = db.session.get(StaffUser, therapist_id)
-    if therapist is None or therapist.role != "therapist":
+    therapist = _therapist(therapist_id)
+    if therapist is None:
         raise NotFound("That therapist does not exist.")
-    if user.id != therapist.id and user.role not in LEADS:
-        raise NotAllowed("Only the therapist, or a supervisor, can change this availability.")
+    require(user, "manage_availability", therapist)
     return therapist

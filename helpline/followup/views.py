@@ -36,6 +36,7 @@ from helpline.followup.schemas import (
     RuleSchema,
 )
 from helpline.inbox.errors import InboxError, NotAllowed, NotFound
+from helpline.inbox.permissions import can
 from helpline.timeutil import to_local, utcnow
 
 bp = Blueprint("followup", __name__, url_prefix="/followup")
@@ -223,7 +224,7 @@ def cancel(booking_id: int):
 
 
 def _to_agenda() -> bool:
-    return request.form.get("back") == "agenda" or _me().role == "therapist"
+    return request.form.get("back") == "agenda" or not can(_me(), "book_followup")
 
 
 def _back(conversation_id: int):
@@ -254,7 +255,6 @@ def _render_agenda(errors: list[str] | None = None, status: int = 200):
             recent=[s for s in sessions if s["booking"].ends_at < now][::-1],
             outcomes=OUTCOME_LABELS,
             status_labels=STATUS_LABELS,
-            leads=service.LEADS,
             now=now,
             errors=errors or [],
         ),
@@ -320,7 +320,7 @@ def _render_availability(therapist, forms: dict | None = None, status: int = 200
             "followup/availability.html",
             me=me,
             therapist=therapist,
-            therapists=service.therapists() if me.role in service.LEADS else [],
+            therapists=service.therapists() if can(me, "manage_availability") else [],
             current=service.availability(therapist.id),
             days=_slot_days(service.free_slots(therapist.id)),
             weekdays=WEEKDAYS,
@@ -334,13 +334,13 @@ def _chosen_therapist():
     """The therapist of the page: oneself, or for a lead the one asked for (or the first)."""
     me = _me()
     wanted = request.values.get("therapist", type=int)
-    if wanted is None and me.role == "therapist":
-        wanted = me.id
-    if wanted is None and me.role in service.LEADS:
+    if wanted is None and can(me, "manage_availability"):
         people = service.therapists()
         if not people:
             return None
         wanted = people[0].id
+    if wanted is None and can(me, "manage_availability", me):
+        wanted = me.id
     if wanted is None:
         raise NotAllowed("The availability pages are for therapists and supervisors.")
     return service.therapist_managed_by(me, wanted)

@@ -1,11 +1,13 @@
 """Socket events of the staff inbox (namespace /inbox). See docs/protocol.md."""
 
+from flask import request
 from flask_login import current_user
 from flask_socketio import join_room, leave_room
 
 from helpline.extensions import socketio
-from helpline.inbox import broadcast, service
+from helpline.inbox import broadcast, connections, service
 from helpline.inbox.payloads import message_payload
+from helpline.inbox.permissions import can
 from helpline.inbox.schemas import (
     CategoriesSchema,
     CloseSchema,
@@ -32,11 +34,16 @@ def user():
 
 @socketio.on("connect", namespace=NS)
 def connect(auth=None):
-    if not current_user.is_authenticated:
+    if not current_user.is_authenticated or not connections.opened(user(), request.sid):
         return False
-    join_room(broadcast.staff_room(), namespace=NS)
-    join_room(broadcast.staff_room(current_user.id), namespace=NS)
+    for room in connections.rooms_of(user()):
+        join_room(room, namespace=NS)
     return True
+
+
+@socketio.on("disconnect", namespace=NS)
+def disconnect(*_reason):
+    connections.closed(request.sid)
 
 
 @socketio.on("list", namespace=NS)
@@ -171,7 +178,7 @@ def remove_referral(payload: dict) -> dict:
 @acked(StaffTypingSchema(), staff=True)
 def typing(payload: dict) -> dict:
     conversation = service.by_id(payload["conversation_id"])
-    if conversation.assignee_id == current_user.id:
+    if can(user(), "reply", conversation):
         broadcast.to_visitor(conversation.id, "typing", {"typing": payload["typing"]})
     return {}
 

@@ -213,6 +213,19 @@ class AuditEntry(db.Model):
     detail: Mapped[dict | None] = mapped_column(JSON)
 
 
+class StaffConnection(db.Model):
+    """A live /inbox socket of a staff member, on whichever server holds it: signing out ends
+    each of them (`helpline.inbox.connections`)."""
+
+    __tablename__ = "staff_connection"
+
+    sid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("staff_user.id", ondelete="CASCADE"), index=True
+    )
+    connected_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Category(db.Model):
     """What a contact was about, as the annual report counts it; a subcategory has a parent."""
 

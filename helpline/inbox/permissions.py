@@ -1,83 +1,162 @@
-"""Who may do what with a conversation, as named actions checked in one place."""
+"""Who may do what: one table of named actions, and `can`, which every check asks.
 
-from collections.abc import Callable
+Each action names, for each role, how the staff member must stand to the target to be allowed
+(Aselo's named actions). A role left out of a rule is never allowed; a switched-off account is
+never allowed anything. A waiting conversation is the queue's, not anyone's: only the roles that
+work the queue reach it. Targets are a Conversation, a Booking, a Service, a staff member, an
+API token, or None ("in general": only a rule that allows any target answers yes).
+"""
+
+from typing import NamedTuple
 
 from helpline.auth.models import StaffUser
 from helpline.inbox.errors import NotAllowed
-from helpline.inbox.models import Conversation
 
-LEADS = ("supervisor", "admin")
-
-
-def _is_staff(user: StaffUser, conversation: Conversation | None) -> bool:
-    return user.is_active
-
-
-def _works_the_inbox(user: StaffUser, conversation: Conversation | None) -> bool:
-    # Therapists see only their own sessions, and a conversation only once it is theirs.
-    return user.is_active and (
-        user.role != "therapist"
-        or (conversation is not None and conversation.assignee_id == user.id)
-    )
+ANY = "any"  # whatever the target
+MINE = "mine"  # the conversation is assigned to them
+QUEUE = "queue"  # the conversation is waiting for someone (assigned to nobody), or is theirs
+SESSION = "session"  # they are the therapist of the booking
+SHARED = "shared"  # they are the therapist of the booking, and its transcript was shared
+BOOKED = "booked"  # they booked the session, or have the conversation it was booked for
+SELF = "self"  # the target is their own account, or belongs to it (an API token)
 
 
-def _is_admin(user: StaffUser, conversation: Conversation | None) -> bool:
-    return user.is_active and user.role == "admin"
+class Rule(NamedTuple):
+    """How each role must stand to the target; None: that role never may."""
+
+    counsellor: str | None
+    therapist: str | None
+    supervisor: str | None
+    admin: str | None
 
 
-def _owns_or_leads(user: StaffUser, conversation: Conversation | None) -> bool:
-    return user.is_active and (conversation.assignee_id == user.id or user.role in LEADS)
-
-
-def _owns_unowned_or_leads(user: StaffUser, conversation: Conversation | None) -> bool:
-    return conversation.assignee_id is None or _owns_or_leads(user, conversation)
-
-
-RULES: dict[str, Callable[[StaffUser, Conversation | None], bool]] = {
-    "view_conversation": _works_the_inbox,
-    "list_conversations": _is_staff,
-    "claim": lambda user, conversation: user.is_active and user.role != "therapist",
-    "add_note": _works_the_inbox,
-    "reply": lambda user, conversation: user.is_active and conversation.assignee_id == user.id,
-    "transfer": _owns_or_leads,
-    "end": _owns_unowned_or_leads,
-    "close": _owns_unowned_or_leads,
-    "export": _works_the_inbox,
-    "take_calls": _works_the_inbox,
-    "recategorise": _owns_or_leads,
-    "refer": _works_the_inbox,
-    "manage_categories": _is_admin,
-    "book_followup": lambda user, conversation: user.is_active and user.role != "therapist",
-    "call_back": _owns_unowned_or_leads,
-    "listen_recording": _works_the_inbox,
-    "delete_recording": _owns_unowned_or_leads,
-    "manage_own_account": _is_staff,
+# fmt: off
+RULES: dict[str, Rule] = {
+    #                               counsellor therapist supervisor admin
+    "manage_own_account":      Rule(ANY,     ANY,     ANY,     ANY),
+    "manage_api_tokens":       Rule(ANY,     ANY,     ANY,     ANY),
+    "revoke_api_token":        Rule(SELF,    SELF,    SELF,    ANY),
+    "list_conversations":      Rule(ANY,     ANY,     ANY,     ANY),
+    "watch_queue":             Rule(ANY,     None,    ANY,     ANY),
+    "view_conversation":       Rule(ANY,     MINE,    ANY,     ANY),
+    "view_history":            Rule(ANY,     None,    ANY,     ANY),
+    "claim":                   Rule(ANY,     None,    ANY,     ANY),
+    "reply":                   Rule(MINE,    MINE,    MINE,    MINE),
+    "add_note":                Rule(ANY,     MINE,    ANY,     ANY),
+    "transfer":                Rule(MINE,    MINE,    ANY,     ANY),
+    "end":                     Rule(QUEUE,   MINE,    ANY,     ANY),
+    "close":                   Rule(QUEUE,   MINE,    ANY,     ANY),
+    "recategorise":            Rule(MINE,    MINE,    ANY,     ANY),
+    "refer":                   Rule(ANY,     MINE,    ANY,     ANY),
+    "export":                  Rule(ANY,     MINE,    ANY,     ANY),
+    "block_visitor":           Rule(MINE,    MINE,    ANY,     ANY),
+    "view_blocks":             Rule(None,    None,    ANY,     ANY),
+    "lift_block":              Rule(None,    None,    ANY,     ANY),
+    "take_calls":              Rule(ANY,     None,    ANY,     ANY),
+    "simulate_calls":          Rule(ANY,     None,    ANY,     ANY),
+    "call_back":               Rule(QUEUE,   MINE,    ANY,     ANY),
+    "listen_recording":        Rule(ANY,     MINE,    ANY,     ANY),
+    "delete_recording":        Rule(QUEUE,   MINE,    ANY,     ANY),
+    "book_followup":           Rule(ANY,     None,    ANY,     ANY),
+    "view_agenda":             Rule(None,    ANY,     ANY,     ANY),
+    "view_all_sessions":       Rule(None,    None,    ANY,     ANY),
+    "read_transcript":         Rule(None,    SHARED,  ANY,     ANY),
+    "reschedule_followup":     Rule(BOOKED,  SESSION, ANY,     ANY),
+    "cancel_followup":         Rule(BOOKED,  SESSION, ANY,     ANY),
+    "record_outcome":          Rule(None,    SESSION, ANY,     ANY),
+    "call_client":             Rule(None,    SESSION, None,    None),
+    "manage_availability":     Rule(None,    SELF,    ANY,     ANY),
+    "keep_calendar":           Rule(None,    ANY,     None,    None),
+    "api_conversations":       Rule(ANY,     None,    ANY,     ANY),
+    "api_followup":            Rule(ANY,     ANY,     ANY,     ANY),
+    "view_reports":            Rule(None,    None,    ANY,     ANY),
+    "manage_categories":       Rule(None,    None,    None,    ANY),
 }
+# fmt: on
 
 REFUSALS = {
+    "manage_own_account": "This account is switched off.",
+    "manage_api_tokens": "This account is switched off.",
+    "watch_queue": "Therapists take their sessions from the agenda, not the queue.",
+    "view_conversation": "You cannot open this conversation.",
+    "view_history": "You cannot see this person's earlier conversations.",
+    "claim": "Therapists take their sessions from the agenda, not the queue.",
     "reply": "Claim the conversation before you reply.",
+    "add_note": "You cannot add a note to this conversation.",
     "transfer": "Only the counsellor who has the conversation, or a supervisor, can transfer it.",
     "end": "Only the counsellor who has the conversation, or a supervisor, can end it.",
     "close": "Only the counsellor who has the conversation, or a supervisor, can close it.",
     "recategorise": (
         "Only the counsellor who had the conversation, or a supervisor, can correct it."
     ),
-    "manage_categories": "Only an admin can change the categories.",
-    "claim": "Therapists take their sessions from the agenda, not the queue.",
+    "refer": "You cannot record referrals of this conversation.",
+    "export": "You cannot export this conversation.",
+    "block_visitor": (
+        "Only the counsellor who has the conversation, or a supervisor, can block this visitor."
+    ),
+    "view_blocks": "Only supervisors and admins can see the blocks.",
+    "lift_block": "Only supervisors and admins can lift a block.",
+    "take_calls": "Therapists call their clients from the agenda.",
+    "simulate_calls": "Only the staff who answer the phone line can try it here.",
     "call_back": "Only the counsellor who has the conversation, or a supervisor, can call back.",
+    "listen_recording": "You cannot listen to this voicemail.",
     "delete_recording": (
         "Only the counsellor who has the conversation, or a supervisor, can delete the voicemail."
     ),
-    "manage_own_account": "Only an active staff member can change their account.",
+    "book_followup": "Therapists are booked by counsellors; they do not book sessions.",
+    "view_agenda": "The agenda is for therapists.",
+    "read_transcript": "The counsellor did not share this conversation.",
+    "reschedule_followup": "Only the session's therapist, or a supervisor, can do that.",
+    "cancel_followup": "Only the session's therapist, or a supervisor, can do that.",
+    "record_outcome": "Only the session's therapist, or a supervisor, can do that.",
+    "call_client": "Only the session's therapist can call the client.",
+    "manage_availability": "Only the therapist, or a supervisor, can change this availability.",
+    "keep_calendar": "Only therapists have a calendar feed.",
+    "api_conversations": "Therapists use the follow-up endpoints of the API only.",
+    "view_reports": "Only supervisors and admins can read the report figures.",
+    "manage_categories": "Only an admin can change the categories.",
 }
+DEFAULT_REFUSAL = "You are not allowed to do that."
 
 
-def can(user: StaffUser, action: str, conversation: Conversation | None = None) -> bool:
-    """True when `user` may perform `action` on `conversation`."""
-    return RULES[action](user, conversation)
+def _assignee(target: object) -> int | None:
+    return getattr(target, "assignee_id", None)
 
 
-def require(user: StaffUser, action: str, conversation: Conversation | None = None) -> None:
-    """Raise NotAllowed unless `user` may perform `action`."""
-    if not can(user, action, conversation):
-        raise NotAllowed(REFUSALS.get(action))
+def _stands(user: StaffUser, relation: str, target: object) -> bool:
+    """Whether `user` stands to `target` as `relation` says."""
+    if relation == ANY:
+        return True
+    if target is None:
+        return False
+    if relation == MINE:
+        return _assignee(target) == user.id
+    if relation == QUEUE:
+        return hasattr(target, "assignee_id") and _assignee(target) in (None, user.id)
+    if relation == SESSION:
+        return getattr(target, "therapist_id", None) == user.id
+    if relation == SHARED:
+        return getattr(target, "therapist_id", None) == user.id and target.transcript_shared
+    if relation == BOOKED:
+        booked_for = getattr(target, "conversation", None)
+        return user.id in (getattr(target, "booked_by_id", None), _assignee(booked_for))
+    if relation == SELF:
+        owner = target.id if isinstance(target, StaffUser) else getattr(target, "user_id", None)
+        return owner == user.id
+    raise ValueError(f"unknown relation {relation!r}")
+
+
+def can(user: StaffUser, action: str, target: object = None) -> bool:
+    """True when `user` may perform `action` on `target` (None: on any target)."""
+    rule = RULES[action]
+    role = getattr(user, "role", None)  # None: not signed in
+    if role not in Rule._fields or not user.is_active:
+        return False
+    relation = getattr(rule, role)
+    return relation is not None and _stands(user, relation, target)
+
+
+def require(user: StaffUser, action: str, target: object = None) -> None:
+    """Raise NotAllowed unless `user` may perform `action` on `target`."""
+    if not can(user, action, target):
+        raise NotAllowed(REFUSALS.get(action, DEFAULT_REFUSAL))

@@ -69,7 +69,7 @@ from helpline.inbox.payloads import (
     summary_payload,
     visitor_message_payload,
 )
-from helpline.inbox.permissions import require
+from helpline.inbox.permissions import can, require
 from helpline.timeutil import iso, local_today, utcnow
 
 EVENT_TEXT = {
@@ -335,8 +335,7 @@ def list_conversations(
 ) -> list[dict]:
     """The inbox list: waiting first (oldest first), then the rest by latest activity."""
     require(user, "list_conversations")
-    if user.role == "therapist":
-        mine = True
+    mine = mine or not can(user, "watch_queue")
     query = select(Conversation).where(
         Conversation.state.in_(states or ["queued", "active", "wrap_up"])
     )
@@ -359,7 +358,7 @@ def list_conversations(
 def earlier_conversations(conversation_id: int, user: StaffUser) -> list[dict]:
     """Other conversations of the same anonymous person, newest first (audited)."""
     conversation = by_id(conversation_id)
-    require(user, "view_conversation", conversation)
+    require(user, "view_history", conversation)
     if conversation.client_id is None:
         return []
     others = list(
@@ -923,7 +922,7 @@ def record_export(conversation: Conversation, user: StaffUser, now: datetime | N
 def staff_read(conversation_id: int, user: StaffUser, seq: int) -> None:
     """The assigned counsellor has read the visitor's messages up to `seq`."""
     conversation = by_id(conversation_id)
-    if conversation.assignee_id != user.id:
+    if not can(user, "reply", conversation):
         return
     _raise_watermark(conversation_id, "staff_read_seq", seq)
     broadcast.to_visitor(conversation_id, "read", {"seq": seq})
@@ -1762,7 +1761,7 @@ def _announce(conversation: Conversation, *, everyone: bool) -> None:
 
 def _send_row(conversation: Conversation, row: dict, *, everyone: bool) -> None:
     if everyone or conversation.assignee_id is None:
-        broadcast.to_staff("conversation", row)
+        broadcast.to_queue(conversation.service_id, "conversation", row, conversation.assignee_id)
     else:
         broadcast.to_staff("conversation", row, conversation.assignee_id)
         broadcast.to_viewers(conversation.id, "conversation", row)
@@ -1777,8 +1776,11 @@ def _prepare_new_conversation(
 
     def publish() -> None:
         _send_row(conversation, row, everyone=True)
-        broadcast.to_staff(
-            "new_conversation", {"id": conversation.id, "service": conversation.service.slug}
+        broadcast.to_queue(
+            conversation.service_id,
+            "new_conversation",
+            {"id": conversation.id, "service": conversation.service.slug},
+            conversation.assignee_id,
         )
         _send_queue(queue)
 

@@ -33,6 +33,7 @@ from twilio.request_validator import (
 )
 
 from helpline.extensions import csrf, db, limiter
+from helpline.inbox.permissions import require
 from helpline.phone import rest, schemas, service, simulator
 
 bp = Blueprint("phone", __name__, url_prefix="/phone")
@@ -243,6 +244,7 @@ def simulated_callbacks():
 @login_required
 def simulator_page():
     """Staff try the phone line in development: start a simulated call, follow its steps."""
+    require(current_user, "simulate_calls")
     _simulated_twilio()
     app = current_app._get_current_object()
     numbers = simulator.service_numbers()

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from helpline.extensions import db
 from helpline.inbox.models import Service
-from helpline.inbox.permissions import LEADS
+from helpline.inbox.permissions import can
 from helpline.reports import charts, figures, tables
 from helpline.reports.figures import Period
 from helpline.reports.schemas import ReportQuery
@@ -29,7 +29,7 @@ class InvalidQuery(Exception):
 @login_required
 def leads_only():
     # Aggregates only, but of every contact: supervisors and admins.
-    if not current_user.is_active or current_user.role not in LEADS:
+    if not can(current_user, "view_reports"):
         abort(403, "Only supervisors and admins can see the reports.")
 
 

@@ -100,7 +100,7 @@ const outboxes = new Map(); // conversation id -> Outbox of that conversation's 
 const drafts = new Map(); // conversation id -> unsent text in the composer
 const wrapDrafts = new Map(); // conversation id -> {summary, checked} of an unfinished wrap-up
 const canBook = root.dataset.canBook === "true";
-const leads = root.dataset.leads === "true";
+const recategorisesAny = root.dataset.recategorisesAny === "true";
 let filters = readFilters();
 let current = null; // the opened conversation
 let signedOut = false;
@@ -1112,7 +1112,7 @@ function renderClosedInfo(s) {
   const summary = current.closedSummary;
   ui.closedSummaryLine.hidden = !summary;
   ui.closedSummary.textContent = summary || "";
-  ui.recategorise.hidden = !(mine(s) || leads);
+  ui.recategorise.hidden = !(mine(s) || recategorisesAny);
 }
 
 ui.wrapUp.addEventListener("submit", (event) => {

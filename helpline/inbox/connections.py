@@ -1,0 +1,58 @@
+"""The live /inbox sockets of staff members: the rooms each may join, and ending them all when
+that person's sessions end (sign-out, deactivation, a new password, a 2FA reset).
+
+Every server records its staff sockets in the database. When someone's sessions end, the server
+that hears it disconnects each of their sockets by id: python-socketio's message queue hands a
+disconnect of a socket held elsewhere to the server that holds it, which takes it out of every
+room at once. (Rooms are per server and there is no way to list another server's members, so the
+sockets are listed here.)
+"""
+
+from flask import Flask
+from flask_socketio import disconnect
+from sqlalchemy import delete, select
+
+from helpline.auth.models import StaffUser
+from helpline.auth.signals import sessions_ended
+from helpline.extensions import db
+from helpline.inbox import broadcast
+from helpline.inbox.models import Service, StaffConnection
+from helpline.inbox.permissions import can
+
+
+def rooms_of(user: StaffUser) -> list[str]:
+    """The /inbox rooms a staff member's socket joins: their own, and the queues they watch."""
+    services = db.session.scalars(select(Service).order_by(Service.id))
+    queues = [broadcast.queue_room(s.id) for s in services if can(user, "watch_queue", s)]
+    return [broadcast.staff_room(user.id), *queues]
+
+
+def opened(user: StaffUser, sid: str) -> bool:
+    """Record a new socket of `user`; False when their session ended in the meantime."""
+    token = user.session_token
+    db.session.add(StaffConnection(sid=sid, user_id=user.id))
+    db.session.commit()
+    # A sign-out that listed the sockets before this one was recorded is seen here instead.
+    db.session.refresh(user)
+    if user.session_token != token or not user.is_active:
+        closed(sid)
+        return False
+    return True
+
+
+def closed(sid: str) -> None:
+    """Forget a socket that has gone."""
+    db.session.execute(delete(StaffConnection).where(StaffConnection.sid == sid))
+    db.session.commit()
+
+
+@sessions_ended.connect
+def end_connections(sender: Flask, user_id: int, **extra) -> None:
+    """Disconnect every live /inbox socket of a staff member, on every server."""
+    sids = list(
+        db.session.scalars(select(StaffConnection.sid).where(StaffConnection.user_id == user_id))
+    )
+    db.session.execute(delete(StaffConnection).where(StaffConnection.user_id == user_id))
+    db.session.commit()
+    for sid in sids:
+        disconnect(sid=sid, namespace=broadcast.INBOX)
