@@ -2,6 +2,7 @@
 
 from sqlalchemy import inspect, select, text
 
+from helpline.codes import keyed_hash
 from helpline.extensions import db, socketio
 
 ADDRESS = "203.0.113.77"
@@ -58,3 +59,24 @@ def test_browser_token_hash_depends_on_the_server_secret(app, visitor):
     first = db.session.scalar(select(Client.browser_hash))
 
     assert len(first) == 64 and first != "b" * 43
+
+
+def test_privacy_conversation_tokens_are_stored_only_as_keyed_hashes(app, visitor, counsellor):
+    person = visitor()
+    person.say("Ik durf het niemand te vertellen")
+    anna = counsellor()
+    anna.claim(1)
+    anna.say(1, "Ik ben er")
+    person.close()
+
+    stored = everything_stored()
+
+    assert "Ik durf het niemand te vertellen" in stored  # the dump holds the chat itself
+    assert person.token not in stored
+    assert keyed_hash("conversation", person.token) in stored
+    person.reconnect()
+    resumed = person.resume()
+    assert [m["body"] for m in resumed["messages"] if m["sender"] != "system"] == [
+        "Ik durf het niemand te vertellen",
+        "Ik ben er",
+    ]

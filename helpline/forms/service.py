@@ -203,7 +203,7 @@ def thread(submission: FormSubmission) -> list[Message]:
 
 def write_back(submission: FormSubmission, client_msg_id: str, body: str) -> None:
     """The sender writes again in their conversation (stored once per client_msg_id)."""
-    inbox.post_visitor_message(submission.conversation.token, client_msg_id, body)
+    inbox.post_sender_message(submission.conversation_id, client_msg_id, body)
 
 
 def export(conversation_id: int, user: StaffUser) -> str:

@@ -5,7 +5,6 @@ Conversation or a Message itself.
 """
 
 import functools
-import secrets
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -37,7 +36,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from helpline import loading
 from helpline.auth.models import StaffUser
-from helpline.codes import keyed_hash
+from helpline.codes import derived_token, keyed_hash
 from helpline.extensions import db
 from helpline.inbox import broadcast, categories, hours, signals
 from helpline.inbox.errors import (
@@ -110,6 +109,9 @@ class Posted:
     created: bool
     # The assignee's unread count after a visitor's message, counted before commit.
     unread: int | None = None
+    # The token the visitor holds, when this call opened (or found again) their chat: the
+    # database keeps only its keyed hash.
+    token: str | None = None
 
 
 # --- reading -------------------------------------------------------------------------------
@@ -136,10 +138,21 @@ def within_hours(service: Service, now: datetime | None = None) -> bool:
 
 def by_token(token: str) -> Conversation:
     """The conversation a visitor holds the token of, or NotFound."""
-    conversation = _conversation_where("token", token)
+    conversation = _conversation_where("token_hash", token_hash(token))
     if conversation is None:
         raise NotFound()
     return conversation
+
+
+def token_hash(token: str) -> str:
+    """What the database keeps of a conversation token: a dump of it opens no chat."""
+    return keyed_hash("conversation", token)
+
+
+def chat_token(secret: str) -> str:
+    """A chat's token, made again from what the visitor (and only they) hold: a retried first
+    message, or a booking code entered again, gets the same token back."""
+    return derived_token("conversation", secret)
 
 
 def by_id(conversation_id: int) -> Conversation:
@@ -459,7 +472,14 @@ def open_chat(
     service = get_service(service_slug)
     client = client_for_browser(browser_token)
     return open_conversation(
-        service, "chat", client, client_msg_id, body, now, during_opening_hours=True
+        service,
+        "chat",
+        client,
+        client_msg_id,
+        body,
+        now,
+        during_opening_hours=True,
+        token=chat_token(f"{browser_token}:{client_msg_id}"),
     )
 
 
@@ -476,6 +496,7 @@ def open_conversation(
     attach: Callable[[Conversation], None] | None = None,
     assign_to: StaffUser | None = None,
     event_params: dict | None = None,
+    token: str | None = None,
 ) -> Posted:
     """Open a waiting conversation with its first message, once per (client, client_msg_id).
 
@@ -484,6 +505,7 @@ def open_conversation(
     message is that system event instead of the visitor's words (a call has no words yet).
     `attach` adds a channel's own rows to the new conversation in the same transaction.
     With `assign_to`, the conversation starts active with that staff member (a booked session).
+    `token`: what the visitor will hold to write in it (a chat's), kept only as a keyed hash.
     """
     now = now or utcnow()
     client_id = client.id
@@ -492,6 +514,7 @@ def open_conversation(
         # check, the unique (client, opening message) constraint below finds retries instead.
         retried = _opened_by(client, client_msg_id)
         if retried is not None:
+            retried.token = token
             return retried
         if not is_open(service, now):
             db.session.rollback()
@@ -506,7 +529,7 @@ def open_conversation(
         )
     row, also = _message_row(sender, text, client_msg_id, None, kind, event, now)
     given = {
-        "token": secrets.token_urlsafe(32),
+        "token_hash": token_hash(token) if token else None,
         "service_id": service.id,
         "channel": channel,
         "state": "active" if assign_to else "queued",
@@ -534,9 +557,10 @@ def open_conversation(
         retried = _opened_by(db.session.get(Client, client_id), client_msg_id)
         if retried is None:
             raise
+        retried.token = token
         return retried
     publish()
-    return Posted(conversation, message, True)
+    return Posted(conversation, message, True, token=token)
 
 
 def post_visitor_message(
@@ -548,20 +572,33 @@ def post_visitor_message(
     connections (tabs) receive it live."""
     posted = _post_by_token(token, client_msg_id, body)
     if posted is None:
-        posted = _posting(
-            lambda: by_token(token),
-            lambda conversation: _post(
-                conversation,
-                "visitor",
-                body,
-                client_msg_id,
-                allowed_states=_visitor_writes_in(conversation.channel),
-                ended=ConversationEnded,
-            ),
-        )
+        posted = _post_as_visitor(lambda: by_token(token), client_msg_id, body)
     if posted.created:
         _publish_message(posted.conversation, posted.message, unread=posted.unread, origin=origin)
     return posted
+
+
+def post_sender_message(conversation_id: int, client_msg_id: str, body: str) -> Posted:
+    """Store a form sender's message once: they hold no token, their code and secret (checked
+    by the form) found the conversation."""
+    posted = _post_as_visitor(lambda: by_id(conversation_id), client_msg_id, body)
+    if posted.created:
+        _publish_message(posted.conversation, posted.message, unread=posted.unread)
+    return posted
+
+
+def _post_as_visitor(read: Callable[[], Conversation], client_msg_id: str, body: str) -> Posted:
+    return _posting(
+        read,
+        lambda conversation: _post(
+            conversation,
+            "visitor",
+            body,
+            client_msg_id,
+            allowed_states=_visitor_writes_in(conversation.channel),
+            ended=ConversationEnded,
+        ),
+    )
 
 
 def _visitor_writes_in(channel: str) -> tuple[str, ...]:
@@ -1155,7 +1192,7 @@ def _next_seq_statement(names: tuple[str, ...], lookup: str, returned: tuple[str
             return or_(*(c.state == state for state in states))
 
         where = [
-            c.token == bindparam("by_token"),
+            c.token_hash == bindparam("by_token"),
             case((c.channel == "chat", one_of(OPEN_STATES)), else_=one_of(_FORM_REPLY_STATES)),
         ]
     else:
@@ -1354,7 +1391,8 @@ def _post_by_token(token: str, client_msg_id: str, body: str) -> Posted | None:
     counsellor has not read. None when it cannot be done so (an unknown token, a conversation
     that takes no messages now, a message sent before): the usual path then answers."""
     row, also = _message_row("visitor", body, client_msg_id, None, "text", None, utcnow())
-    return _post_alone("token", row, also, {"by_token": token}, audit=None, count_unread=True)
+    parameters = {"by_token": token_hash(token)}
+    return _post_alone("token", row, also, parameters, audit=None, count_unread=True)
 
 
 def _post_alone(
