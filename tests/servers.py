@@ -51,6 +51,8 @@ class Server:
         self.env = {
             **os.environ,
             "PUBLIC_URL": self.url,
+            # No purges in the test database unless a test asks for them.
+            "RETENTION_PURGE_SECONDS": "0",
             **env,
             "PORT": str(self.port),
             "HOST": "127.0.0.1",

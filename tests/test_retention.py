@@ -19,6 +19,7 @@ from helpline.retention import service as retention
 from helpline.survey.models import SurveyAnswer
 from tests import factories
 from tests.factories import Caller
+from tests.servers import Server
 from tests.test_annual_report import HW, PLAN, SERVICE_NUMBER, SIN, Year, at, local
 from tests.test_privacy import everything_stored
 
@@ -252,3 +253,34 @@ def test_each_server_purges_on_its_schedule(app, visitor, counsellor):
     db.session.rollback()
     assert db.session.get(Conversation, conversation_id).purged_at is not None
     assert [run["conversations"] for run in purge_runs()] == [1]
+
+
+@pytest.mark.parametrize("database_url_for_tests", ["postgresql"], indirect=True)
+def test_two_servers_started_as_deployed_purge_on_their_schedule_once(
+    app, database_url_for_tests, visitor, counsellor
+):
+    anna = counsellor(max_chats=10)
+    ids = [
+        closed_chat(visitor, anna, datetime.now() - timedelta(days=400 + day)) for day in range(3)
+    ]
+    env = {
+        "DATABASE_URL": database_url_for_tests,
+        "SECRET_KEY": "retention-servers-secret",
+        "RETENTION_PURGE_SECONDS": "1",
+    }
+    servers = [Server(env), Server(env)]
+    try:
+        for server in servers:
+            server.start()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not purge_runs():
+            time.sleep(0.2)
+        time.sleep(2)  # both servers have had another go
+    finally:
+        for server in servers:
+            server.stop()
+
+    db.session.rollback()
+    assert [run["conversations"] for run in purge_runs()] == [3]
+    purged = db.session.scalars(select(Conversation.purged_at).where(Conversation.id.in_(ids)))
+    assert None not in list(purged)
