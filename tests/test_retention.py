@@ -10,7 +10,7 @@ from sqlalchemy import func, select, update
 from helpline.extensions import db
 from helpline.followup.models import Booking
 from helpline.inbox import service as inbox
-from helpline.inbox.models import AuditEntry, Conversation, Message, Service
+from helpline.inbox.models import AuditEntry, Client, Conversation, Message, Service
 from helpline.phone.models import PhoneLine
 from helpline.reports import figures
 from helpline.reports.figures import Period
@@ -33,6 +33,9 @@ SAID = (
     "Fijn dat jullie er waren, mijn school is De Linde",  # a survey comment
     "Hij noemde zijn adres",  # a follow-up session's note
 )
+
+# Every anonymous person, as the database knows them.
+PEOPLE = select(Client.id, Client.browser_hash, Client.phone_hash).order_by(Client.id)
 
 
 def purge_runs(service_slug: str | None = None) -> list[dict]:
@@ -119,6 +122,7 @@ def test_privacy_retention_purges_what_was_said_and_keeps_every_figure_of_the_re
     assert db.session.scalar(select(func.count()).where(PhoneLine.masked_number.is_not(None)))
     reports = [(y, s) for y in (2024, 2025) for s in (None, HW, SIN)]
     before = {key: figures.report(Period.year(key[0]), key[1]) for key in reports}
+    people = db.session.execute(PEOPLE).all()
 
     with at(local("2027-02-01 03:00")):
         printed = year.cli("retention", "purge")
@@ -126,6 +130,7 @@ def test_privacy_retention_purges_what_was_said_and_keeps_every_figure_of_the_re
     db.session.rollback()
     after = {key: figures.report(Period.year(key[0]), key[1]) for key in reports}
     assert after == before
+    assert db.session.execute(PEOPLE).all() == people
     stored = everything_stored()
     assert [words for words in SAID if words in stored] == []
     assert deleted_recordings(app) == [recording_sid]

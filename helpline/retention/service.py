@@ -53,7 +53,9 @@ class Purged:
 
     def counts(self) -> dict[str, int]:
         """Every count by name."""
-        return {f.name: getattr(self, f.name) for f in fields(self)[2:]}
+        return {
+            f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("service", "days")
+        }
 
 
 def purge(now: datetime | None = None, batch_size: int = BATCH_SIZE) -> list[Purged]:

@@ -55,11 +55,13 @@ def upgrade():
 
     bind = op.get_bind()
     rows = bind.execute(sa.select(conversation.c.id, conversation.c.token)).all()
-    for conversation_id, token in rows:
+    hashed = [{'row_id': row_id, 'hashed': _keyed_hash(token)} for row_id, token in rows]
+    if hashed:
         bind.execute(
             conversation.update()
-            .where(conversation.c.id == conversation_id)
-            .values(token_hash=_keyed_hash(token))
+            .where(conversation.c.id == sa.bindparam('row_id'))
+            .values(token_hash=sa.bindparam('hashed')),
+            hashed,
         )
 
     with op.batch_alter_table('conversation', schema=None) as batch_op:
