@@ -12,7 +12,6 @@ from datetime import date, datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import (
-    ColumnElement,
     Insert,
     Select,
     Table,
@@ -1179,7 +1178,7 @@ def _next_seq_statement(names: tuple[str, ...], lookup: str, returned: tuple[str
 
     `lookup`: "id", the conversation :conversation_id; "checked", that conversation only while
     its state and assignee are still :expected_state and :expected_assignee; "token", the
-    conversation a visitor holds :by_token of, while it takes the visitor's messages; "reply",
+    chat whose token has the keyed hash :by_token, while it takes the visitor's messages; "reply",
     the conversation :conversation_id while it is active with :by_staff, and only while that
     staff member is active and signed in with :by_session_token (what `load_user` checks).
     A reply also sets the conversation's first response, unless it has one.
@@ -1187,13 +1186,11 @@ def _next_seq_statement(names: tuple[str, ...], lookup: str, returned: tuple[str
     c = Conversation.__table__.c
     values = {n: bindparam(f"new_{n}") for n in names}
     if lookup == "token":
-        # Spelled out rather than IN (...), which is expanded into the SQL on every execution.
-        def one_of(states: tuple[str, ...]) -> ColumnElement[bool]:
-            return or_(*(c.state == state for state in states))
-
+        # Only chats have a token (_visitor_writes_in). The states are spelled out rather than
+        # IN (...), which is expanded into the SQL on every execution.
         where = [
             c.token_hash == bindparam("by_token"),
-            case((c.channel == "chat", one_of(OPEN_STATES)), else_=one_of(_FORM_REPLY_STATES)),
+            or_(*(c.state == state for state in _visitor_writes_in("chat"))),
         ]
     else:
         where = [c.id == bindparam("conversation_id")]
