@@ -72,7 +72,8 @@ sys.setswitchinterval(float(os.environ.get("GIL_SWITCH_INTERVAL", "0.0005")))
 
 
 def post_worker_init(worker):
-    """Keep the loaded app out of the cyclic garbage collector's full collections.
+    """Keep the loaded app out of the cyclic garbage collector's full collections, and start
+    the retention schedule.
 
     Everything imported and built at start-up (some 170,000 objects) lives as long as the
     worker; without this every full collection walks it all again, while every connection
@@ -82,3 +83,7 @@ def post_worker_init(worker):
 
     gc.collect()
     gc.freeze()
+    # Each server purges on a schedule, one at a time (helpline/retention/schedule.py).
+    from helpline.retention import schedule
+
+    schedule.start(worker.wsgi)

@@ -150,7 +150,7 @@ def generate(url: str, year: int, moments: int, seed: int) -> dict:
                 conversations.append(
                     (
                         conversation_id,
-                        secrets.token_urlsafe(18),
+                        secrets.token_hex(32),  # as the keyed hash of a token looks
                         services[slug],
                         channel,
                         "closed",
@@ -207,7 +207,7 @@ def generate(url: str, year: int, moments: int, seed: int) -> dict:
             "conversation",
             [
                 "id",
-                "token",
+                "token_hash",
                 "service_id",
                 "channel",
                 "state",

@@ -214,5 +214,7 @@ def register_security_headers(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     from helpline.commands import register
+    from helpline.retention import commands as retention
 
     register(app)
+    retention.register(app)

@@ -1,5 +1,6 @@
 """Codes people write down or read aloud, and the keyed hashes kept in their place."""
 
+import base64
 import hashlib
 import hmac
 
@@ -13,6 +14,14 @@ def keyed_hash(purpose: str, value: str) -> str:
     """HMAC-SHA256 of `value` with the server's HASH_KEY, separated per purpose."""
     key = current_app.config["HASH_KEY"]
     return hmac.new(key, f"{purpose}:{value}".encode(), hashlib.sha256).hexdigest()
+
+
+def derived_token(purpose: str, value: str) -> str:
+    """A 256-bit token (43 URL-safe characters) that only whoever holds `value` can make again:
+    its HMAC under HASH_KEY. `value` must be a secret that the server does not keep."""
+    key = current_app.config["HASH_KEY"]
+    digest = hmac.new(key, f"{purpose}:{value}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
 def group(text: str) -> str:

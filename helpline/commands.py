@@ -1,5 +1,5 @@
 """Command-line tasks: `flask seed`, `flask staff phone` (the account commands are in
-auth/commands.py), `flask service hours|phone|phone-survey`,
+auth/commands.py), `flask service hours|phone|phone-survey|retention`,
 `flask phone simulate|answer-callbacks`."""
 
 import re
@@ -184,6 +184,18 @@ def register(app: Flask) -> None:
         service.phone_number = number or None
         db.session.commit()
         click.echo(f"{service.name}: {number or 'no phone line'}")
+
+    @service_group.command("retention")
+    @click.argument("slug")
+    @click.argument("days", type=click.IntRange(min=1))
+    def service_retention(slug: str, days: int) -> None:
+        """Purge what was said in a service's conversations this many days after closing."""
+        service = db.session.scalar(select(Service).where(Service.slug == slug))
+        if service is None:
+            raise click.BadParameter(f"no service {slug!r}")
+        service.retention_days = days
+        db.session.commit()
+        click.echo(f"{service.name}: what was said is purged {days} days after closing")
 
     @service_group.command("phone-survey")
     @click.argument("slug")

@@ -57,6 +57,9 @@ def from_environment(instance_path: str) -> dict:
         "VISITOR_GRACE_SECONDS": int(env.get("VISITOR_GRACE_SECONDS", "60")),
         # How often each server process looks for visitors who have gone; 0 turns it off.
         "VISITOR_SWEEP_SECONDS": int(env.get("VISITOR_SWEEP_SECONDS", "5")),
+        # How often each server process tries to purge what retention no longer keeps (one
+        # server at a time does it); 0 turns the schedule off.
+        "RETENTION_PURGE_SECONDS": float(env.get("RETENTION_PURGE_SECONDS", "3600")),
         # Messages a single visitor connection may send per minute.
         "VISITOR_MESSAGES_PER_MINUTE": int(env.get("VISITOR_MESSAGES_PER_MINUTE", "30")),
         # Where people reach the site; used in the links of e-mails.

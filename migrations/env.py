@@ -90,9 +90,26 @@ def run_migrations_online():
 
     with connectable.connect() as connection:
         context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
+        # A batch migration on SQLite copies a table and drops the old one, which rows of other
+        # tables referencing it forbid while foreign keys are enforced; the pragma takes effect
+        # only outside a transaction, so on the DB-API connection, before alembic's begins.
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            _foreign_keys(connection, "OFF")
+        try:
+            with context.begin_transaction():
+                context.run_migrations()
+        finally:
+            if sqlite:
+                _foreign_keys(connection, "ON")
 
-        with context.begin_transaction():
-            context.run_migrations()
+
+def _foreign_keys(connection, switch):
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA foreign_keys={switch}")
+    finally:
+        cursor.close()
 
 
 if context.is_offline_mode():

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from helpline.auth import sessions, two_factor
 from helpline.auth.models import StaffUser, hasher
+from helpline.codes import keyed_hash
 from helpline.commands import seed_services
 from helpline.extensions import db, socketio
 from helpline.inbox.models import AuditEntry, Category, Conversation, Message
@@ -140,7 +141,8 @@ class Visitor:
             self.sio.disconnect(namespace=self.NS)
 
     def conversation(self) -> Conversation:
-        return db.session.scalar(select(Conversation).where(Conversation.token == self.token))
+        digest = keyed_hash("conversation", self.token)
+        return db.session.scalar(select(Conversation).where(Conversation.token_hash == digest))
 
 
 class Staff:

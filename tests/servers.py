@@ -55,6 +55,8 @@ class Server:
             **os.environ,
             "PUBLIC_URL": self.url,
             "ENCRYPTION_KEY": ENCRYPTION_KEY,
+            # No purges in the test database unless a test asks for them.
+            "RETENTION_PURGE_SECONDS": "0",
             **env,
             "PORT": str(self.port),
             "HOST": "127.0.0.1",

@@ -246,7 +246,7 @@ def test_reschedule_and_cancel_keep_the_history(app, conversation, anna, therapi
 def test_the_code_of_a_moved_chat_session_still_opens_it(app, conversation, anna, therapist):
     booked = book(conversation, anna, therapist, utc(SUMMER_MONDAY, 8))
     moved = followup.reschedule(booked.booking.id, anna, utc(SUMMER_MONDAY, 8, 45), now=BEFORE_ALL)
-    chat = followup.open_booked_chat(booked.code.lower(), now=utc(SUMMER_MONDAY, 8, 40))
+    chat, _token = followup.open_booked_chat(booked.code.lower(), now=utc(SUMMER_MONDAY, 8, 40))
     assert (chat.state, chat.assignee_id) == ("active", therapist.id)
     assert db.session.get(Booking, moved.id).chat_conversation_id == chat.id
     assert chat.client_id == conversation.client_id
@@ -259,9 +259,9 @@ def test_a_booked_chat_opens_only_around_its_time(app, conversation, anna, thera
             followup.open_booked_chat(booked.code, now=moment)
     with pytest.raises(followup.UnknownBookingCode):
         followup.open_booked_chat("WRONGCODE", now=utc(SUMMER_MONDAY, 8))
-    opened = followup.open_booked_chat(booked.code, now=utc(SUMMER_MONDAY, 7, 50))
-    again = followup.open_booked_chat(booked.code, now=utc(SUMMER_MONDAY, 8, 5))
-    assert opened.id == again.id
+    opened, token = followup.open_booked_chat(booked.code, now=utc(SUMMER_MONDAY, 7, 50))
+    again, same_token = followup.open_booked_chat(booked.code, now=utc(SUMMER_MONDAY, 8, 5))
+    assert (opened.id, token) == (again.id, same_token)
     assert messages_of(opened.id)[0].body == "The client opened the booked chat session with Eva."
 
 

@@ -7,6 +7,7 @@ import icalendar
 import pytest
 from sqlalchemy import func, select, update
 
+from helpline.codes import keyed_hash
 from helpline.extensions import db
 from helpline.followup import service as followup
 from helpline.followup.models import AvailabilityException, AvailabilityRule, Booking
@@ -465,7 +466,9 @@ def test_the_client_opens_the_booked_chat_with_the_code(
     assert location.startswith("/chat/stopitnow#resume=")
     db.session.rollback()
     chat = db.session.scalar(
-        select(Conversation).where(Conversation.token == location.split("#resume=")[1])
+        select(Conversation).where(
+            Conversation.token_hash == keyed_hash("conversation", location.split("#resume=")[1])
+        )
     )
     assert (chat.state, chat.assignee_id, chat.channel) == ("active", therapist.id, "chat")
     assert chat.client_id == conversation.client_id

@@ -91,16 +91,22 @@ def test_every_service_asks_its_own_questions(app, client):
     assert submission.answers["date"] == "2026-01-05"
 
 
-def test_double_submit_creates_one_conversation_and_shows_the_same_codes(app, client):
+def test_double_submit_creates_one_conversation_and_the_last_page_shown_opens_it(app, client):
     answers = helpwanted_answers()
 
     first = send(client, **answers)
     second = send(client, **answers)
 
     assert first.status_code == second.status_code == 200
-    assert codes(first.get_data(as_text=True)) == codes(second.get_data(as_text=True))
+    (code, first_secret), (same_code, secret) = (
+        codes(page.get_data(as_text=True)) for page in (first, second)
+    )
+    assert code == same_code and first_secret != secret
     assert count(Conversation) == 1
     assert count(Message) == 1
+    assert client.post("/form/reply", data={"code": code, "secret": secret}).status_code == 200
+    refused = client.post("/form/reply", data={"code": code, "secret": first_secret})
+    assert refused.status_code == 422
 
 
 def test_reusing_an_old_page_with_other_answers_does_not_reveal_codes(app, client):

@@ -3,6 +3,7 @@
 from sqlalchemy import select
 
 from helpline.auth.models import StaffUser
+from helpline.codes import keyed_hash
 from helpline.extensions import db
 from helpline.inbox.models import Conversation
 from tests.factories import audit_actions, messages_of
@@ -400,4 +401,6 @@ def test_conversation_ids_in_the_inbox_never_reach_visitors(app, visitor, counse
     for packet in packets:
         payload = packet["args"] if packet["name"] == "message" else packet["args"][0]
         assert "conversation_id" not in payload and "id" not in payload
-    assert db.session.scalar(select(Conversation.token)) == person.token
+    assert db.session.scalar(select(Conversation.token_hash)) == keyed_hash(
+        "conversation", person.token
+    )

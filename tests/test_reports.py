@@ -57,7 +57,6 @@ def contact(
     """A closed conversation opened at local time `opened`; waited/answered in seconds."""
     created = utc(opened)
     conversation = Conversation(
-        token=secrets.token_urlsafe(16),
         service_id=service_id(service),
         channel=channel,
         state="closed",
@@ -447,7 +446,6 @@ def test_a_report_inside_a_transaction_that_wrote_sees_its_own_rows(stopitnow_20
     """On PostgreSQL the report reads on a second connection only when that sees the same rows."""
     before = figures.report(Period.year(2025), "stopitnow")
     conversation = Conversation(
-        token=secrets.token_urlsafe(16),
         service_id=service_id("stopitnow"),
         channel="chat",
         state="closed",

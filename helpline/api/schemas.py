@@ -258,6 +258,10 @@ class MessageOut(Schema):
     body = fields.String(allow_none=True)
     author = fields.String(allow_none=True)
     created_at = UtcDateTime()
+    removed_after_days = fields.Integer(
+        allow_none=True,
+        metadata={"description": "The words were purged this many days after closing."},
+    )
 
 
 class ReferralOut(Schema):

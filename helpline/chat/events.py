@@ -45,17 +45,19 @@ def message(payload: dict) -> dict:
     ):
         raise RateLimited()
     if "token" in payload:
+        token = payload["token"]
         posted = service.post_visitor_message(
-            payload["token"], payload["client_msg_id"], payload["body"], origin=request.sid
+            token, payload["client_msg_id"], payload["body"], origin=request.sid
         )
     else:
         posted = service.open_chat(
             payload["service"], payload["visitor"], payload["client_msg_id"], payload["body"]
         )
+        token = posted.token
     _attach(posted.conversation)
     return {
         "seq": posted.message.seq,
-        "token": posted.conversation.token,
+        "token": token,
         "duplicate": not posted.created,
         "message": visitor_message_payload(posted.message),
         "conversation": service.visitor_view(posted.conversation),

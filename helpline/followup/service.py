@@ -438,9 +438,12 @@ def call_client(booking_id: int, user: StaffUser, now: datetime | None = None):
     return phone.dial_back(booking.conversation, user, number, now)
 
 
-def open_booked_chat(code: str, now: datetime | None = None) -> Conversation:
-    """The client opens their booked chat session with its code; the therapist has it at once."""
+def open_booked_chat(code: str, now: datetime | None = None) -> tuple[Conversation, str]:
+    """The client opens their booked chat session with its code; the therapist has it at once.
+    Returns the chat and the token the client holds to write in it (the same for the same code).
+    """
     now = now or utcnow()
+    token = inbox.chat_token(f"booking:{normalise(code)}")
     digest = _code_hash(normalise(code))
     booking = db.session.scalar(select(Booking).where(Booking.code_hash == digest))
     if (
@@ -455,7 +458,7 @@ def open_booked_chat(code: str, now: datetime | None = None) -> Conversation:
         chat = db.session.get(Conversation, booking.chat_conversation_id)
         if chat.state not in ("queued", "active"):
             raise UnknownBookingCode("This session has ended.")
-        return chat
+        return chat, token
     origin = booking.conversation
     client = origin.client or inbox.new_client()
     therapist = booking.therapist
@@ -475,8 +478,9 @@ def open_booked_chat(code: str, now: datetime | None = None) -> Conversation:
         attach=attach,
         assign_to=therapist,
         event_params={"therapist": therapist.display_name},
+        token=token,
     )
-    return posted.conversation
+    return posted.conversation, token
 
 
 # --- what therapists see -----------------------------------------------------------------------

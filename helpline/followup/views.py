@@ -469,7 +469,7 @@ def open_booked_chat():
         return render_template("followup/booked_chat.html", errors=errors), 400
     try:
         code = BookingCodeSchema().load(request.form.to_dict())["code"]
-        conversation = service.open_booked_chat(code)
+        conversation, token = service.open_booked_chat(code)
     except (ValidationError, service.UnknownBookingCode):
         errors = [
             _(
@@ -481,4 +481,4 @@ def open_booked_chat():
     lang = {"lang": "en"} if request.args.get("lang") == "en" else {}
     # The fragment never reaches a server; the chat page stores the token and drops it.
     target = url_for("chat.chat", slug=conversation.service.slug, **lang)
-    return redirect(f"{target}#resume={conversation.token}", 303)
+    return redirect(f"{target}#resume={token}", 303)

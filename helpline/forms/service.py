@@ -3,6 +3,7 @@
 import functools
 import hashlib
 import hmac
+import secrets
 import threading
 from dataclasses import dataclass
 from datetime import timedelta
@@ -56,16 +57,22 @@ class Receipt:
     created: bool
 
 
-def _derive(purpose: str, submission_key: str, length: int) -> str:
+def _reply_code(submission_key: str) -> str:
+    """The case number, the same for every send of one form page; it opens nothing alone."""
     digest = hmac.new(
-        current_app.config["HASH_KEY"], f"{purpose}:{submission_key}".encode(), hashlib.sha256
+        current_app.config["HASH_KEY"], f"reply-code:{submission_key}".encode(), hashlib.sha256
     ).digest()
     number = int.from_bytes(digest, "big")
     chars = []
-    for _index in range(length):
+    for _index in range(CODE_LENGTH):
         number, remainder = divmod(number, 32)
         chars.append(ALPHABET[remainder])
     return "".join(chars)
+
+
+def _new_secret() -> str:
+    """Random, and kept only as an argon2 hash: nothing the server holds can make it again."""
+    return "".join(secrets.choice(ALPHABET) for _ in range(SECRET_LENGTH))
 
 
 def _code_hash(code: str) -> str:
@@ -95,18 +102,17 @@ def submit(service: Service, answers: dict) -> Receipt:
         answers.pop(ignored, None)
     if answers.get("date") is not None:
         answers["date"] = answers["date"].isoformat()
-    code = _derive("reply-code", key, CODE_LENGTH)
-    secret = _derive("reply-secret", key, SECRET_LENGTH)
+    code, secret = _reply_code(key), _new_secret()
     existing = db.session.scalar(select(FormSubmission).where(FormSubmission.submission_key == key))
     if existing is not None:
-        return _resent(existing, answers, code, secret)
+        return _resent(existing, answers, code)
     client = inbox.new_client()
     # The first message only opens the conversation; answers and codes are stored with it below.
     posted = inbox.open_conversation(
         service, "form", client, f"form-{key}"[:64], render_answers(answers)
     )
     if not posted.created:
-        return _resent(_submission_of(posted.conversation), answers, code, secret)
+        return _resent(_submission_of(posted.conversation), answers, code)
     submission = FormSubmission(
         conversation_id=posted.conversation.id,
         submission_key=key,
@@ -125,7 +131,7 @@ def submit(service: Service, answers: dict) -> Receipt:
         )
         if existing is None:
             raise
-        return _resent(existing, answers, code, secret)
+        return _resent(existing, answers, code)
     return Receipt(posted.conversation, group(code), group(secret), True)
 
 
@@ -135,12 +141,16 @@ def _submission_of(conversation: Conversation) -> FormSubmission:
     )
 
 
-def _resent(existing: FormSubmission, answers: dict, code: str, secret: str) -> Receipt:
-    # Only a quick resend of the very same answers shows the codes again: an old page found in a
-    # browser's history must not reveal someone's way back into their conversation.
+def _resent(existing: FormSubmission, answers: dict, code: str) -> Receipt:
+    # Only a quick resend of the very same answers shows a way back again: an old page found in
+    # a browser's history must not reveal someone's way back into their conversation.
     recent = utcnow() - existing.created_at < DUPLICATE_WINDOW
     if existing.answers != answers or not recent:
         raise AlreadySent()
+    # The secret shown before cannot be shown again: the sender gets a new one, which replaces it.
+    secret = _new_secret()
+    existing.secret_hash = hasher.hash(secret)
+    db.session.commit()
     return Receipt(existing.conversation, group(code), group(secret), False)
 
 
@@ -204,7 +214,7 @@ def thread(submission: FormSubmission) -> list[Message]:
 
 def write_back(submission: FormSubmission, client_msg_id: str, body: str) -> None:
     """The sender writes again in their conversation (stored once per client_msg_id)."""
-    inbox.post_visitor_message(submission.conversation.token, client_msg_id, body)
+    inbox.post_sender_message(submission.conversation_id, client_msg_id, body)
 
 
 def export(conversation_id: int, user: StaffUser) -> str:

@@ -30,6 +30,7 @@ class Service(db.Model):
     """One helpline of the organisation, e.g. Helpwanted or Stop it Now!."""
 
     __tablename__ = "service"
+    __table_args__ = (CheckConstraint("retention_days >= 1", name="retention_days_positive"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(String(40), unique=True)
@@ -43,6 +44,11 @@ class Service(db.Model):
     phone_number: Mapped[str | None] = mapped_column(String(20), unique=True)
     # After a call, callers may answer the survey by keypad.
     phone_survey: Mapped[bool] = mapped_column(default=False)
+    # What people said is purged from conversations closed longer ago than this many days.
+    retention_days: Mapped[int] = mapped_column(default=365, server_default="365")
+    # A purge of this service holds it until then: one server at a time, and a server that
+    # died while purging lets the next one in once this has passed.
+    retention_lease_until: Mapped[datetime | None] = mapped_column()
 
 
 class Client(db.Model):
@@ -75,7 +81,8 @@ class Conversation(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    token: Mapped[str] = mapped_column(String(64), unique=True)
+    # Keyed hash of the token the visitor holds (a chat's); a form or call has none.
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     service_id: Mapped[int] = mapped_column(ForeignKey("service.id"))
     channel: Mapped[str] = mapped_column(String(10))
     state: Mapped[str] = mapped_column(String(10), default="queued")
@@ -102,6 +109,8 @@ class Conversation(db.Model):
     # Read watermarks: everything up to this seq has been read by that side.
     visitor_read_seq: Mapped[int] = mapped_column(default=0)
     staff_read_seq: Mapped[int] = mapped_column(default=0)
+    # When what was said in it was purged after the service's retention period.
+    purged_at: Mapped[datetime | None] = mapped_column()
 
     service: Mapped[Service] = relationship(lazy="joined")
     client: Mapped[Client | None] = relationship()

@@ -7,8 +7,16 @@ from helpline.timeutil import iso
 def message_payload(message: Message, conversation: Conversation) -> dict:
     """A message as staff see it (staff also receive private notes)."""
     return {"conversation_id": conversation.id, **visitor_message_payload(message)} | {
-        "client_msg_id": message.client_msg_id
+        "client_msg_id": message.client_msg_id,
+        "removed_after_days": removed_after_days(message, conversation),
     }
+
+
+def removed_after_days(message: Message, conversation: Conversation) -> int | None:
+    """After how many days the words of this message were purged (helpline/retention), if so."""
+    if conversation.purged_at is None or message.kind == "event":
+        return None
+    return conversation.service.retention_days
 
 
 def visitor_message_payload(message: Message) -> dict:

@@ -5,7 +5,6 @@ Conversation or a Message itself.
 """
 
 import functools
-import secrets
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -13,7 +12,6 @@ from datetime import date, datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import (
-    ColumnElement,
     Insert,
     Select,
     Table,
@@ -37,7 +35,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from helpline import loading
 from helpline.auth.models import StaffUser
-from helpline.codes import keyed_hash
+from helpline.codes import derived_token, keyed_hash
 from helpline.extensions import db
 from helpline.inbox import broadcast, categories, hours, signals
 from helpline.inbox.errors import (
@@ -110,6 +108,9 @@ class Posted:
     created: bool
     # The assignee's unread count after a visitor's message, counted before commit.
     unread: int | None = None
+    # The token the visitor holds, when this call opened (or found again) their chat: the
+    # database keeps only its keyed hash.
+    token: str | None = None
 
 
 # --- reading -------------------------------------------------------------------------------
@@ -136,10 +137,21 @@ def within_hours(service: Service, now: datetime | None = None) -> bool:
 
 def by_token(token: str) -> Conversation:
     """The conversation a visitor holds the token of, or NotFound."""
-    conversation = _conversation_where("token", token)
+    conversation = _conversation_where("token_hash", token_hash(token))
     if conversation is None:
         raise NotFound()
     return conversation
+
+
+def token_hash(token: str) -> str:
+    """What the database keeps of a conversation token: a dump of it opens no chat."""
+    return keyed_hash("conversation", token)
+
+
+def chat_token(secret: str) -> str:
+    """A chat's token, made again from what the visitor (and only they) hold: a retried first
+    message, or a booking code entered again, gets the same token back."""
+    return derived_token("conversation", secret)
 
 
 def by_id(conversation_id: int) -> Conversation:
@@ -458,7 +470,14 @@ def open_chat(
     service = get_service(service_slug)
     client = client_for_browser(browser_token)
     return open_conversation(
-        service, "chat", client, client_msg_id, body, now, during_opening_hours=True
+        service,
+        "chat",
+        client,
+        client_msg_id,
+        body,
+        now,
+        during_opening_hours=True,
+        token=chat_token(f"{browser_token}:{client_msg_id}"),
     )
 
 
@@ -475,6 +494,7 @@ def open_conversation(
     attach: Callable[[Conversation], None] | None = None,
     assign_to: StaffUser | None = None,
     event_params: dict | None = None,
+    token: str | None = None,
 ) -> Posted:
     """Open a waiting conversation with its first message, once per (client, client_msg_id).
 
@@ -483,6 +503,7 @@ def open_conversation(
     message is that system event instead of the visitor's words (a call has no words yet).
     `attach` adds a channel's own rows to the new conversation in the same transaction.
     With `assign_to`, the conversation starts active with that staff member (a booked session).
+    `token`: what the visitor will hold to write in it (a chat's), kept only as a keyed hash.
     """
     now = now or utcnow()
     client_id = client.id
@@ -491,6 +512,7 @@ def open_conversation(
         # check, the unique (client, opening message) constraint below finds retries instead.
         retried = _opened_by(client, client_msg_id)
         if retried is not None:
+            retried.token = token
             return retried
         if not is_open(service, now):
             db.session.rollback()
@@ -505,7 +527,7 @@ def open_conversation(
         )
     row, also = _message_row(sender, text, client_msg_id, None, kind, event, now)
     given = {
-        "token": secrets.token_urlsafe(32),
+        "token_hash": token_hash(token) if token else None,
         "service_id": service.id,
         "channel": channel,
         "state": "active" if assign_to else "queued",
@@ -533,9 +555,10 @@ def open_conversation(
         retried = _opened_by(db.session.get(Client, client_id), client_msg_id)
         if retried is None:
             raise
+        retried.token = token
         return retried
     publish()
-    return Posted(conversation, message, True)
+    return Posted(conversation, message, True, token=token)
 
 
 def post_visitor_message(
@@ -547,20 +570,33 @@ def post_visitor_message(
     connections (tabs) receive it live."""
     posted = _post_by_token(token, client_msg_id, body)
     if posted is None:
-        posted = _posting(
-            lambda: by_token(token),
-            lambda conversation: _post(
-                conversation,
-                "visitor",
-                body,
-                client_msg_id,
-                allowed_states=_visitor_writes_in(conversation.channel),
-                ended=ConversationEnded,
-            ),
-        )
+        posted = _post_as_visitor(lambda: by_token(token), client_msg_id, body)
     if posted.created:
         _publish_message(posted.conversation, posted.message, unread=posted.unread, origin=origin)
     return posted
+
+
+def post_sender_message(conversation_id: int, client_msg_id: str, body: str) -> Posted:
+    """Store a form sender's message once: they hold no token, their code and secret (checked
+    by the form) found the conversation."""
+    posted = _post_as_visitor(lambda: by_id(conversation_id), client_msg_id, body)
+    if posted.created:
+        _publish_message(posted.conversation, posted.message, unread=posted.unread)
+    return posted
+
+
+def _post_as_visitor(read: Callable[[], Conversation], client_msg_id: str, body: str) -> Posted:
+    return _posting(
+        read,
+        lambda conversation: _post(
+            conversation,
+            "visitor",
+            body,
+            client_msg_id,
+            allowed_states=_visitor_writes_in(conversation.channel),
+            ended=ConversationEnded,
+        ),
+    )
 
 
 def _visitor_writes_in(channel: str) -> tuple[str, ...]:
@@ -1141,7 +1177,7 @@ def _next_seq_statement(names: tuple[str, ...], lookup: str, returned: tuple[str
 
     `lookup`: "id", the conversation :conversation_id; "checked", that conversation only while
     its state and assignee are still :expected_state and :expected_assignee; "token", the
-    conversation a visitor holds :by_token of, while it takes the visitor's messages; "reply",
+    chat whose token has the keyed hash :by_token, while it takes the visitor's messages; "reply",
     the conversation :conversation_id while it is active with :by_staff, and only while that
     staff member is active and signed in with :by_session_token (what `load_user` checks).
     A reply also sets the conversation's first response, unless it has one.
@@ -1149,13 +1185,11 @@ def _next_seq_statement(names: tuple[str, ...], lookup: str, returned: tuple[str
     c = Conversation.__table__.c
     values = {n: bindparam(f"new_{n}") for n in names}
     if lookup == "token":
-        # Spelled out rather than IN (...), which is expanded into the SQL on every execution.
-        def one_of(states: tuple[str, ...]) -> ColumnElement[bool]:
-            return or_(*(c.state == state for state in states))
-
+        # Only chats have a token (_visitor_writes_in). The states are spelled out rather than
+        # IN (...), which is expanded into the SQL on every execution.
         where = [
-            c.token == bindparam("by_token"),
-            case((c.channel == "chat", one_of(OPEN_STATES)), else_=one_of(_FORM_REPLY_STATES)),
+            c.token_hash == bindparam("by_token"),
+            or_(*(c.state == state for state in _visitor_writes_in("chat"))),
         ]
     else:
         where = [c.id == bindparam("conversation_id")]
@@ -1353,7 +1387,8 @@ def _post_by_token(token: str, client_msg_id: str, body: str) -> Posted | None:
     counsellor has not read. None when it cannot be done so (an unknown token, a conversation
     that takes no messages now, a message sent before): the usual path then answers."""
     row, also = _message_row("visitor", body, client_msg_id, None, "text", None, utcnow())
-    return _post_alone("token", row, also, {"by_token": token}, audit=None, count_unread=True)
+    parameters = {"by_token": token_hash(token)}
+    return _post_alone("token", row, also, parameters, audit=None, count_unread=True)
 
 
 def _post_alone(

@@ -481,6 +481,9 @@ function eventText(message) {
 
 function buildMessage(message) {
   if (message.kind === "event") return element("p", "event", eventText(message));
+  if (message.removed_after_days) {
+    return element("p", "event", format(T.content_removed, { days: message.removed_after_days }));
+  }
   const note = message.kind === "note";
   const visitor = message.sender === "visitor";
   return messageElement(message, {
