@@ -21,6 +21,7 @@ from helpline.extensions import (
     socketio,
 )
 from helpline.sockets import RedisManager, SessionInterface
+from helpline.text import refuse_unreadable_text
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,6 +43,7 @@ def create_app(config: dict | None = None) -> Flask:
         hops = app.config["PROXY_FIX"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     register_logging(app)
+    register_input_checks(app)
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
@@ -79,6 +81,11 @@ def select_locale() -> str:
         return "en"
     chosen = request.args.get("lang")
     return chosen if chosen in ("nl", "en") else "nl"
+
+
+def register_input_checks(app: Flask) -> None:
+    # Before the extensions' own hooks: CSRFProtect reads the form, which must be UTF-8 first.
+    app.before_request(refuse_unreadable_text)
 
 
 def register_extensions(app: Flask) -> None:
