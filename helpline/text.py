@@ -6,7 +6,7 @@ from urllib.parse import unquote_to_bytes
 
 from flask import request
 from flask_babel import gettext
-from marshmallow import ValidationError, fields
+from marshmallow import fields
 from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.exceptions import BadRequest
 
@@ -18,7 +18,12 @@ _UNSAFE_IN_TEXT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 
 class Text(fields.String):
     """A string a person typed, refused when it holds a control character or an unpaired
-    surrogate. `multiline` text keeps newlines and tabs (browsers send CRLF: it becomes LF)."""
+    surrogate. `multiline` text keeps newlines and tabs (browsers send CRLF: it becomes LF).
+
+    Messages are English (socket acks and the API); visitor forms pass translated ones.
+    """
+
+    default_error_messages = {"unsafe": "This contains a character that cannot be stored."}
 
     def __init__(self, *, multiline: bool = False, **kwargs):
         super().__init__(**kwargs)
@@ -30,7 +35,7 @@ class Text(fields.String):
             text = text.replace("\r\n", "\n").replace("\r", "\n")
         unsafe = _UNSAFE_IN_TEXT if self.multiline else _UNSAFE_IN_LINE
         if unsafe.search(text):
-            raise ValidationError(gettext("This contains a character that cannot be stored."))
+            raise self.make_error("unsafe")
         return text
 
 

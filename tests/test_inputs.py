@@ -33,7 +33,7 @@ def test_visitor_message_with_a_lone_surrogate_is_invalid_and_stores_nothing(app
     ack = person.say(LONE_SURROGATE)
 
     assert error_code(ack) == "invalid"
-    assert "body" in ack["error"]["fields"]
+    assert ack["error"]["fields"] == {"body": ["This contains a character that cannot be stored."]}
     assert count(Message) == 0
 
 
@@ -169,6 +169,20 @@ def test_visitor_page_with_invalid_utf8_in_its_query_string_is_a_readable_400(
 
     assert response.status_code == 400
     assert "tekens die we niet kunnen lezen" in response.get_data(as_text=True)
+
+
+def test_form_answer_with_a_control_character_shows_the_form_again_in_dutch_and_stores_nothing(
+    app, client
+):
+    response = client.post(
+        "/form/helpwanted",
+        data=form_body(b"Iemand%1B%5B2J dreigt"),
+        content_type="application/x-www-form-urlencoded",
+    )
+
+    assert response.status_code == 422
+    assert "teken in dat we niet kunnen bewaren" in response.get_data(as_text=True)
+    assert count(Conversation) == 0 and count(FormSubmission) == 0
 
 
 # --- CSV exports ------------------------------------------------------------------------------

@@ -160,5 +160,8 @@ class BookingCodeSchema(Schema):
     code = Text(
         required=True,
         validate=validate.Length(min=1, max=40, error=_l("Enter the code you were given.")),
-        error_messages={"required": _l("Enter the code you were given.")},
+        error_messages={
+            "required": _l("Enter the code you were given."),
+            "unsafe": _l("This contains a character that cannot be stored."),
+        },
     )

@@ -24,6 +24,7 @@ AGE_BANDS = ("under_12", "12_15", "16_17", "18_24", "25_plus")
 
 REQUIRED = _l("Please fill this in.")
 CHOOSE = _l("Please choose one of the options.")
+UNSAFE = _l("This contains a character that cannot be stored.")
 
 
 def _choice_errors() -> dict:
@@ -31,7 +32,13 @@ def _choice_errors() -> dict:
 
 
 def _errors(**extra) -> dict:
-    return {"required": REQUIRED, "null": REQUIRED, "invalid": _l("This is not valid."), **extra}
+    return {
+        "required": REQUIRED,
+        "null": REQUIRED,
+        "invalid": _l("This is not valid."),
+        "unsafe": UNSAFE,
+        **extra,
+    }
 
 
 class Answer(Text):

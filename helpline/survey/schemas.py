@@ -19,6 +19,7 @@ class SurveyForm(Schema):
         load_default=None,
         multiline=True,
         validate=validate.Length(max=1000, error=_l("Write at most 1000 characters.")),
+        error_messages={"unsafe": _l("This contains a character that cannot be stored.")},
     )
 
     @pre_load
