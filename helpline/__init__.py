@@ -23,6 +23,7 @@ from helpline.extensions import (
     socketio,
 )
 from helpline.sockets import RedisManager, SessionInterface
+from helpline.text import refuse_unreadable_text
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,6 +45,7 @@ def create_app(config: dict | None = None) -> Flask:
         hops = app.config["PROXY_FIX"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     register_logging(app)
+    register_input_checks(app)
     register_extensions(app)
     register_blueprints(app)
     # The blueprints have imported every model. Relating the mappers now, not lazily during
@@ -91,6 +93,11 @@ def select_locale() -> str:
         return "en"
     chosen = request.args.get("lang")
     return chosen if chosen in ("nl", "en") else "nl"
+
+
+def register_input_checks(app: Flask) -> None:
+    # Before the extensions' own hooks: CSRFProtect reads the form, which must be UTF-8 first.
+    app.before_request(refuse_unreadable_text)
 
 
 def register_extensions(app: Flask) -> None:

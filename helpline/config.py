@@ -3,6 +3,7 @@
 import hashlib
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 # Public on purpose: only for the embedded mode; production refuses to start with it.
 DEFAULT_SECRET_KEY = "embedded-mode-secret-change-me"  # noqa: S105
@@ -62,6 +63,8 @@ def from_environment(instance_path: str) -> dict:
         "RETENTION_PURGE_SECONDS": float(env.get("RETENTION_PURGE_SECONDS", "3600")),
         # Messages a single visitor connection may send per minute.
         "VISITOR_MESSAGES_PER_MINUTE": int(env.get("VISITOR_MESSAGES_PER_MINUTE", "30")),
+        # Where quick exit (the button, or Esc) takes a visitor: a neutral site, not the helpline.
+        "QUICK_EXIT_URL": env.get("QUICK_EXIT_URL", "https://www.google.nl"),
         # Where people reach the site; used in the links of e-mails.
         "PUBLIC_URL": env.get("PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/"),
         # Fernet key for the few details kept encrypted; derived from SECRET_KEY when unset.
@@ -131,6 +134,8 @@ def finalise(config: dict) -> None:
         or hashlib.sha256(b"hash-key:" + config["SECRET_KEY"].encode()).hexdigest()
     )
     config["HASH_KEY"] = key.encode() if isinstance(key, str) else key
+    if urlsplit(config["QUICK_EXIT_URL"]).scheme not in ("http", "https"):
+        raise ConfigurationError("QUICK_EXIT_URL must be a web address starting with https://")
     production = config["HELPLINE_ENV"] == "production"
     config.setdefault("PHONE_SIMULATED", not config["TWILIO_ACCOUNT_SID"] and not production)
     if config["PHONE_SIMULATED"]:

@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from helpline.extensions import db
 from helpline.inbox.errors import InboxError
+from helpline.text import UnreadableText
 
 
 def log_unexpected(logger: logging.Logger, what: str, *args) -> None:
@@ -46,10 +47,12 @@ def _wants_json() -> bool:
     )
 
 
-def _respond(status: int, code: str, message: str):
+def _respond(status: int, code: str, message: str, translated: bool = False):
+    """The error as JSON or as a page; a page shows `message` in Dutch only when `translated`."""
     if _wants_json():
         return jsonify({"error": {"code": code, "message": message}}), status
-    return render_template("error.html", status=status, message=message), status
+    page = render_template("error.html", status=status, message=message, translated=translated)
+    return page, status
 
 
 def register(app: Flask) -> None:
@@ -68,12 +71,16 @@ def register(app: Flask) -> None:
             "You have tried this several times in a short while. "
             "Please wait a few minutes and try again."
         )
-        return _respond(429, "rate_limited", message)
+        return _respond(429, "rate_limited", message, translated=True)
 
     @app.errorhandler(413)
     def too_large(error):
         message = gettext("What you sent is too large. Files and images cannot be sent, only text.")
-        return _respond(413, "too_large", message)
+        return _respond(413, "too_large", message, translated=True)
+
+    @app.errorhandler(UnreadableText)
+    def unreadable_text(error: UnreadableText):
+        return _respond(400, "unreadable_text", error.description, translated=True)
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):

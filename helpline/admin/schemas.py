@@ -2,8 +2,10 @@
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
+from helpline.text import Text
 
-class CategoryName(fields.String):
+
+class CategoryName(Text):
     """A category name: surrounding blanks removed, 1-120 characters."""
 
     def _deserialize(self, value, attr, data, **kwargs):
@@ -38,6 +40,4 @@ class RetireSchema(FormSchema):
 
 
 class OfferSchema(FormSchema):
-    services = fields.List(
-        fields.String(validate=validate.Length(min=1, max=40)), load_default=list
-    )
+    services = fields.List(Text(validate=validate.Length(min=1, max=40)), load_default=list)

@@ -9,7 +9,7 @@ from flask import Flask
 from helpline.api import schemas
 
 ERRORS = {
-    400: "The body is not valid JSON.",
+    400: "The body is not valid JSON or is nested too deeply, or the query is not UTF-8.",
     401: "No API token, or one that is unknown, revoked, or of a switched-off account.",
     403: "Your role may not do this.",
     404: "Not found.",

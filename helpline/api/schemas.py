@@ -1,7 +1,7 @@
 """What the staff API accepts and answers; the OpenAPI document is generated from these.
 
-Every integer is bounded to what the database columns hold, and every free text refuses NUL
-and unpaired surrogates, which PostgreSQL cannot store: a bad value is a 422, never a 500.
+Every integer is bounded to what the database columns hold, and every free text is a `Text`,
+which refuses control characters and unpaired surrogates: a bad value is a 422, never a 500.
 """
 
 import base64
@@ -13,6 +13,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from helpline.followup.models import METHODS, OUTCOMES, STATUSES
 from helpline.inbox.models import CHANNELS, STATES
 from helpline.inbox.schemas import CLIENT_MSG_ID, MessageBody, Summary
+from helpline.text import Text
 from helpline.timeutil import iso
 
 INT_MAX = 2**31 - 1
@@ -22,16 +23,6 @@ E164 = validate.Regexp(r"^\+[1-9]\d{6,14}$", error="Write the number as +3161234
 FIRST_DAY = date(2000, 1, 1)
 LAST_DAY = date(2099, 12, 31)
 MAX_REPORT_DAYS = 3661
-
-
-def plain_text(value: str) -> None:
-    """Refuse text a database cannot store: NUL characters and unpaired surrogates."""
-    if "\x00" in value:
-        raise ValidationError("The text contains a NUL character.")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as error:
-        raise ValidationError("The text is not valid Unicode.") from error
 
 
 def ident(**kwargs) -> fields.Integer:
@@ -109,7 +100,7 @@ class ReplyBody(Schema):
         validate=CLIENT_MSG_ID,
         metadata={"description": "Your id of this message: a retry with it is stored once."},
     )
-    body = MessageBody(required=True, validate=plain_text)
+    body = MessageBody(required=True)
     note = fields.Boolean(
         load_default=False, metadata={"description": "A private note, never sent to the visitor."}
     )
@@ -124,7 +115,7 @@ class AssignBody(Schema):
 
 
 class CloseBody(Schema):
-    summary = Summary(required=True, validate=plain_text)
+    summary = Summary(required=True)
     categories = fields.List(
         ident(),
         required=True,
@@ -163,8 +154,8 @@ class BookingBody(Schema):
 
 class OutcomeBody(Schema):
     outcome = fields.String(required=True, validate=validate.OneOf(OUTCOMES))
-    note = fields.String(
-        load_default=None, allow_none=True, validate=[validate.Length(max=500), plain_text]
+    note = Text(
+        load_default=None, allow_none=True, multiline=True, validate=validate.Length(max=500)
     )
 
 
@@ -180,9 +171,7 @@ class RescheduleBody(Schema):
 
 
 class CancelBody(Schema):
-    reason = fields.String(
-        load_default=None, allow_none=True, validate=[validate.Length(max=300), plain_text]
-    )
+    reason = Text(load_default=None, allow_none=True, validate=validate.Length(max=300))
 
 
 class ReportQuery(Schema):

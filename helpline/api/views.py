@@ -22,6 +22,7 @@ from flask import (
 from flask_babel import force_locale
 from flask_login import current_user, login_required
 from marshmallow import Schema, ValidationError, fields, validate
+from werkzeug.exceptions import BadRequest
 
 from helpline.api import commands, schemas
 from helpline.api import service as api
@@ -31,6 +32,7 @@ from helpline.followup import service as followup
 from helpline.followup.models import Booking
 from helpline.inbox import service as inbox
 from helpline.inbox.errors import NotFound
+from helpline.text import Text
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 # The token page is a staff page with a session and CSRF; the API itself takes only tokens.
@@ -104,8 +106,12 @@ def _query_values(schema: type[Schema]) -> dict:
 
 
 def _json_object():
-    # Raises 400 for malformed JSON and 415 without a JSON content type.
-    return request.get_json()
+    # get_json raises 400 for malformed JSON and 415 without a JSON content type; the decoder
+    # gives up on very deep nesting with a RecursionError, which is no error of the server.
+    try:
+        return request.get_json()
+    except RecursionError:
+        raise BadRequest("The JSON body is nested too deeply.") from None
 
 
 @bp.errorhandler(ValidationError)
@@ -405,12 +411,8 @@ def reports(user, query):
 
 
 class TokenForm(Schema):
-    name = fields.String(
-        required=True,
-        validate=[
-            validate.Length(min=1, max=80, error="Give the token a name."),
-            schemas.plain_text,
-        ],
+    name = Text(
+        required=True, validate=validate.Length(min=1, max=80, error="Give the token a name.")
     )
 
 

@@ -3,6 +3,7 @@
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from helpline.inbox.schemas import CLIENT_MSG_ID, MAX_ID, MessageBody
+from helpline.text import Text
 
 TOKEN = validate.Regexp(r"^[A-Za-z0-9_-]{32,64}$", error="Unknown conversation.")
 BROWSER = validate.Regexp(r"^[A-Za-z0-9_-]{22,128}$", error="visitor must be a random token.")
@@ -10,7 +11,7 @@ BROWSER = validate.Regexp(r"^[A-Za-z0-9_-]{22,128}$", error="visitor must be a r
 
 class VisitorMessageSchema(Schema):
     token = fields.String(validate=TOKEN)
-    service = fields.String(validate=validate.Length(min=1, max=40))
+    service = Text(validate=validate.Length(min=1, max=40))
     visitor = fields.String(validate=BROWSER)
     client_msg_id = fields.String(required=True, validate=CLIENT_MSG_ID)
     body = MessageBody(required=True)

@@ -18,6 +18,7 @@ from marshmallow import (
 )
 
 from helpline.followup.models import METHODS, OUTCOMES
+from helpline.text import Text
 
 KINDS = ("unavailable", "extra")
 
@@ -33,7 +34,7 @@ class FormSchema(Schema):
         return {key: value for key, value in data.items() if str(value).strip() != ""}
 
 
-class SlotChoice(fields.String):
+class SlotChoice(Text):
     """A radio value "<therapist id>:<start in UTC, ISO>" as (therapist_id, starts_at)."""
 
     default_error_messages = {
@@ -58,7 +59,7 @@ class BookingSchema(FormSchema):
         error_messages={"required": "Choose phone or chat."},
     )
     share_transcript = fields.Boolean(load_default=False)
-    number = fields.String(
+    number = Text(
         load_default=None,
         validate=validate.Length(max=40, error="A phone number has at most 40 characters."),
     )
@@ -69,7 +70,7 @@ class RescheduleSchema(FormSchema):
 
 
 class CancelSchema(FormSchema):
-    reason = fields.String(
+    reason = Text(
         load_default=None,
         validate=validate.Length(max=300, error="At most 300 characters."),
     )
@@ -81,8 +82,9 @@ class OutcomeSchema(FormSchema):
         validate=validate.OneOf(OUTCOMES, error="Choose an outcome."),
         error_messages={"required": "Choose an outcome."},
     )
-    note = fields.String(
+    note = Text(
         load_default=None,
+        multiline=True,
         validate=validate.Length(max=500, error="At most 500 characters."),
     )
 
@@ -135,7 +137,7 @@ class ExceptionSchema(FormSchema):
     starts = _time(load_default=None)
     ends = _time(load_default=None)
     slot_minutes = _minutes()
-    note = fields.String(
+    note = Text(
         load_default=None, validate=validate.Length(max=200, error="At most 200 characters.")
     )
 
@@ -155,8 +157,11 @@ class BookingCodeSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    code = fields.String(
+    code = Text(
         required=True,
         validate=validate.Length(min=1, max=40, error=_l("Enter the code you were given.")),
-        error_messages={"required": _l("Enter the code you were given.")},
+        error_messages={
+            "required": _l("Enter the code you were given."),
+            "unsafe": _l("This contains a character that cannot be stored."),
+        },
     )

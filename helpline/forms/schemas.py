@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, ValidationError, fields, pre_load, validate
 
+from helpline.text import Text
 from helpline.timeutil import local_today
 
 MAX_TEXT = 4000
@@ -23,6 +24,7 @@ AGE_BANDS = ("under_12", "12_15", "16_17", "18_24", "25_plus")
 
 REQUIRED = _l("Please fill this in.")
 CHOOSE = _l("Please choose one of the options.")
+UNSAFE = _l("This contains a character that cannot be stored.")
 
 
 def _choice_errors() -> dict:
@@ -30,18 +32,24 @@ def _choice_errors() -> dict:
 
 
 def _errors(**extra) -> dict:
-    return {"required": REQUIRED, "null": REQUIRED, "invalid": _l("This is not valid."), **extra}
+    return {
+        "required": REQUIRED,
+        "null": REQUIRED,
+        "invalid": _l("This is not valid."),
+        "unsafe": UNSAFE,
+        **extra,
+    }
 
 
-class Text(fields.String):
-    """Free text: blanks around it removed; required text may not be empty."""
+class Answer(Text):
+    """A typed answer: blanks around it removed; required text may not be empty."""
 
     def __init__(self, *, max_length: int, **kwargs):
-        super().__init__(error_messages=_errors(), **kwargs)
+        super().__init__(multiline=True, error_messages=_errors(), **kwargs)
         self.max_length = max_length
 
     def _deserialize(self, value, attr, data, **kwargs):
-        text = super()._deserialize(value, attr, data, **kwargs).strip().replace("\x00", "")
+        text = super()._deserialize(value, attr, data, **kwargs).strip()
         if not text and self.required:
             raise ValidationError([REQUIRED])
         if len(text) > self.max_length:
@@ -51,8 +59,11 @@ class Text(fields.String):
         return text or None
 
 
-class Links(fields.String):
+class Links(Text):
     """Web addresses, one per line: only http(s), never files or scripts."""
+
+    def __init__(self, **kwargs):
+        super().__init__(multiline=True, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         lines = [line.strip() for line in super()._deserialize(value, attr, data).splitlines()]
@@ -98,11 +109,9 @@ class FormSchema(Schema):
         validate=validate.Regexp(r"^[A-Za-z0-9_-]{22,64}$"),
         error_messages=_errors(),
     )
-    notify_email = fields.String(
-        load_default=None, validate=_email_address, error_messages=_errors()
-    )
+    notify_email = Text(load_default=None, validate=_email_address, error_messages=_errors())
     # Honeypot: hidden from people, filled in by bots.
-    leave_empty = fields.String(load_default="")
+    leave_empty = Text(load_default="")
     csrf_token = fields.String(load_default=None)
 
     @pre_load
@@ -123,8 +132,8 @@ class HelpwantedForm(FormSchema):
         validate=validate.OneOf(AGE_BANDS, error=CHOOSE),
         error_messages=_errors(),
     )
-    what_happened = Text(required=True, max_length=MAX_TEXT)
-    platform = Text(load_default=None, max_length=200)
+    what_happened = Answer(required=True, max_length=MAX_TEXT)
+    platform = Answer(load_default=None, max_length=200)
     links = Links(load_default=list, error_messages=_errors())
 
 
@@ -134,13 +143,13 @@ class StopitnowForm(FormSchema):
         validate=validate.OneOf(ABOUT_CHOICES["stopitnow"], error=CHOOSE),
         error_messages=_choice_errors(),
     )
-    question = Text(required=True, max_length=MAX_TEXT)
+    question = Answer(required=True, max_length=MAX_TEXT)
 
 
 class ReportForm(FormSchema):
-    what_happened = Text(required=True, max_length=MAX_TEXT)
-    country = Text(required=True, max_length=100)
-    place = Text(load_default=None, max_length=100)
+    what_happened = Answer(required=True, max_length=MAX_TEXT)
+    country = Answer(required=True, max_length=100)
+    place = Answer(load_default=None, max_length=100)
     date = fields.Date(
         load_default=None,
         validate=_not_in_future,
@@ -170,17 +179,15 @@ LABELS = {
 
 
 class ReplyLookupSchema(Schema):
-    code = fields.String(required=True, validate=validate.Length(max=40), error_messages=_errors())
-    secret = fields.String(
-        required=True, validate=validate.Length(max=60), error_messages=_errors()
-    )
+    code = Text(required=True, validate=validate.Length(max=40), error_messages=_errors())
+    secret = Text(required=True, validate=validate.Length(max=60), error_messages=_errors())
     csrf_token = fields.String(load_default=None)
 
 
 class ReplyWriteSchema(Schema):
-    access = fields.String(required=True, validate=validate.Length(max=400))
+    access = Text(required=True, validate=validate.Length(max=400))
     client_msg_id = fields.String(
         required=True, validate=validate.Regexp(r"^[A-Za-z0-9_-]{22,64}$")
     )
-    body = Text(required=True, max_length=MAX_TEXT)
+    body = Answer(required=True, max_length=MAX_TEXT)
     csrf_token = fields.String(load_default=None)

@@ -19,6 +19,7 @@ from helpline.forms.schemas import (
 from helpline.inbox import service as inbox
 from helpline.inbox.errors import ConversationEnded
 from helpline.survey import service as survey
+from helpline.text import UnreadableText
 
 bp = Blueprint("forms", __name__)
 
@@ -55,6 +56,16 @@ def _render_form(service_row, values: dict, errors: dict, status: int = 200):
         ),
         status,
     )
+
+
+@bp.errorhandler(UnreadableText)
+def unreadable(error: UnreadableText):
+    # The answers cannot be shown again: they are what could not be read.
+    if request.endpoint in ("forms.form", "forms.send"):
+        service_row = _form_service(request.view_args["slug"])
+        return _render_form(service_row, {}, {"form": [error.description]}, 400)
+    errors = {"form": [error.description]}
+    return render_template("forms/reply_lookup.html", values={}, errors=errors), 400
 
 
 @bp.route("/form/<slug>", methods=["GET"])

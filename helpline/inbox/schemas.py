@@ -4,6 +4,7 @@ from flask import current_app
 from marshmallow import Schema, ValidationError, fields, validate
 
 from helpline.inbox.models import CHANNELS, REFERRAL_KINDS, STATES
+from helpline.text import Text
 
 # Ids and sequence numbers are 32-bit integers in the database.
 MAX_ID = 2**31 - 1
@@ -12,16 +13,17 @@ CLIENT_MSG_ID = validate.Regexp(
 )
 
 
-class MessageBody(fields.String):
+class MessageBody(Text):
     """Message text: surrounding blanks removed, never empty, at most CHAT_MAX_LENGTH."""
+
+    def __init__(self, **kwargs):
+        super().__init__(multiline=True, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs).strip()
         limit = current_app.config["CHAT_MAX_LENGTH"]
         if not text:
             raise ValidationError("The message is empty.")
-        if "\x00" in text:
-            raise ValidationError("The message contains a character that cannot be stored.")
         if len(text) > limit:
             raise ValidationError(f"The message is longer than {limit} characters.")
         return text
@@ -36,7 +38,7 @@ class Empty(Schema):
 
 
 class ListSchema(Schema):
-    service = fields.String(validate=validate.Length(max=40))
+    service = Text(validate=validate.Length(max=40))
     channel = fields.String(validate=validate.OneOf(CHANNELS))
     states = fields.List(fields.String(validate=validate.OneOf(STATES)))
     mine = fields.Boolean(load_default=False)
@@ -67,15 +69,16 @@ class TransferSchema(Schema):
     )
 
 
-class Summary(fields.String):
+class Summary(Text):
     """A short summary of the contact: required, surrounding blanks removed."""
+
+    def __init__(self, **kwargs):
+        super().__init__(multiline=True, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs).strip()
         if not text:
             raise ValidationError("Write a short summary.")
-        if "\x00" in text:
-            raise ValidationError("The summary contains a character that cannot be stored.")
         if len(text) > 2000:
             raise ValidationError("The summary is longer than 2000 characters.")
         return text
@@ -103,7 +106,7 @@ class ReferralSchema(Schema):
     conversation_id = conversation_id()
     kind = fields.String(required=True, validate=validate.OneOf(REFERRAL_KINDS))
     referred_on = fields.Date(required=True)
-    note = fields.String(load_default=None, validate=validate.Length(max=300))
+    note = Text(load_default=None, multiline=True, validate=validate.Length(max=300))
 
 
 class ReferralRef(Schema):
@@ -114,7 +117,7 @@ class ReferralRef(Schema):
 
 
 class CategoriesSchema(Schema):
-    service = fields.String(load_default=None, validate=validate.Length(max=40))
+    service = Text(load_default=None, validate=validate.Length(max=40))
 
 
 class StaffTypingSchema(Schema):

@@ -5,6 +5,7 @@ from marshmallow import EXCLUDE, Schema, fields, validate
 from helpline.inbox.schemas import MAX_ID
 from helpline.phone.models import STATUS_RANK
 from helpline.survey.models import QUESTIONS
+from helpline.text import Text
 
 SID = {
     "call": r"^CA[0-9a-f]{32}$",
@@ -30,8 +31,8 @@ class CallRequest(Schema):
 
 
 class IncomingCall(CallRequest):
-    caller = fields.String(data_key="From", load_default="", validate=validate.Length(max=64))
-    called = fields.String(data_key="To", required=True, validate=validate.Length(min=1, max=64))
+    caller = Text(data_key="From", load_default="", validate=validate.Length(max=64))
+    called = Text(data_key="To", required=True, validate=validate.Length(min=1, max=64))
 
 
 class CallStatus(CallRequest):
@@ -51,7 +52,7 @@ class QueueWait(CallRequest):
 
 
 class QueueResult(CallRequest):
-    result = fields.String(data_key="QueueResult", required=True, validate=validate.Length(max=40))
+    result = Text(data_key="QueueResult", required=True, validate=validate.Length(max=40))
 
 
 class MenuChoice(CallRequest):
@@ -81,9 +82,7 @@ class Recording(CallRequest):
 
 
 class DialResult(CallRequest):
-    status = fields.String(
-        data_key="DialCallStatus", required=True, validate=validate.Length(max=20)
-    )
+    status = Text(data_key="DialCallStatus", required=True, validate=validate.Length(max=20))
     duration = fields.Integer(
         data_key="DialCallDuration", load_default=None, validate=validate.Range(min=0, max=MAX_ID)
     )

@@ -22,6 +22,7 @@ from twilio.request_validator import RequestValidator
 
 from helpline.extensions import db
 from helpline.inbox.models import Service
+from helpline.text import Text
 
 DEFAULT_URL = "http://127.0.0.1:5000"
 # A voicemail recorded here lives nowhere; the inbox plays a tone for this host instead.
@@ -527,7 +528,7 @@ class PageForm(Schema):
 class PageCall(PageForm):
     """The development page's form of a simulated call."""
 
-    service = fields.String(required=True)
+    service = Text(required=True)
     withheld = fields.Boolean(load_default=False)
     choice = fields.String(load_default="voicemail", validate=validate.OneOf(list(CHOICES)))
     talk = fields.Integer(load_default=20, validate=validate.Range(min=1, max=600))

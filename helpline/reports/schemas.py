@@ -12,6 +12,8 @@ from marshmallow import (
     validates_schema,
 )
 
+from helpline.text import Text
+
 # Longer ranges are no annual report any more, and would scan several years of contacts.
 MAX_YEARS = 3
 
@@ -43,7 +45,7 @@ class ReportQuery(Schema):
         format="%Y-%m-%d",
         error_messages={"invalid": "“To” must be a date written as YYYY-MM-DD."},
     )
-    service = fields.String(
+    service = Text(
         load_default=None,
         validate=validate.Length(max=40, error="Unknown service."),
     )

@@ -255,14 +255,30 @@ def services(by_service: dict[int, dict]) -> Table:
     )
 
 
+# What makes a spreadsheet read a cell as a formula (OWASP, "CSV Injection").
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
 def to_csv(table: Table) -> str:
     """The table as CSV text: a header row, then raw numbers (seconds, percentages as 12.5)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([column.title for column in table.columns])
+    writer.writerow([csv_cell(column.title) for column in table.columns])
     for row in table.rows:
-        writer.writerow(["" if value is None else value for value in row])
+        writer.writerow([csv_cell(value) for value in row])
     return out.getvalue()
+
+
+def csv_cell(value) -> str | int | float:
+    """A value for a CSV cell: text that a spreadsheet would run as a formula gets a ' first.
+
+    Numbers stay numbers (a negative change is no formula); only text can carry one.
+    """
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
 
 
 def display(value, kind: str) -> str:

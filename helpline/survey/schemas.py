@@ -3,6 +3,8 @@
 from flask_babel import lazy_gettext as _l
 from marshmallow import EXCLUDE, Schema, fields, pre_load, validate
 
+from helpline.text import Text
+
 CHOICES = {"yes": True, "no": False, "": None}
 
 
@@ -13,9 +15,11 @@ class SurveyForm(Schema):
     satisfied = fields.Boolean(allow_none=True, load_default=None)
     felt_better = fields.Boolean(allow_none=True, load_default=None)
     would_recommend = fields.Boolean(allow_none=True, load_default=None)
-    comment = fields.String(
+    comment = Text(
         load_default=None,
+        multiline=True,
         validate=validate.Length(max=1000, error=_l("Write at most 1000 characters.")),
+        error_messages={"unsafe": _l("This contains a character that cannot be stored.")},
     )
 
     @pre_load

@@ -4,6 +4,7 @@ import "./exit.js";
 import {
   Outbox,
   element,
+  forgetEverything,
   format,
   insertBySeq,
   messageElement,
@@ -550,7 +551,7 @@ ui.restart.addEventListener("click", startOver);
 ui.forget.addEventListener("click", () => {
   if (!window.confirm(T.confirm_forget)) return;
   const wipe = () => {
-    for (const key of storage.keys("helpline.")) storage.remove(key);
+    forgetEverything();
     window.location.replace(window.location.href);
   };
   if (token && view && !ENDED.has(view.state) && socket.connected) {

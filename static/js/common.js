@@ -1,6 +1,9 @@
 // Pieces shared by the visitor chat and the staff inbox.
 
 const memory = new Map();
+// Set by forgetEverything: from then on nothing is stored again (a late ack would otherwise
+// write the conversation back while the page is being left).
+let forgotten = false;
 
 /** localStorage that degrades to memory when the browser refuses storage (private modes). */
 export const storage = {
@@ -12,6 +15,7 @@ export const storage = {
     }
   },
   set(key, value) {
+    if (forgotten) return;
     try {
       localStorage.setItem(key, value);
     } catch {
@@ -39,6 +43,20 @@ export const storage = {
     return [...found];
   },
 };
+
+/**
+ * Forget everything the visitor pages keep in this browser (the browser token, conversation,
+ * what was seen, unsent messages) and store nothing more from this page.
+ */
+export function forgetEverything() {
+  forgotten = true;
+  for (const key of storage.keys("helpline.")) storage.remove(key);
+  try {
+    sessionStorage.clear();
+  } catch {
+    /* nothing stored */
+  }
+}
 
 /** A string of `bytes` random bytes, base64url without padding. */
 export function randomToken(bytes = 32) {
