@@ -59,6 +59,12 @@ def from_environment(instance_path: str) -> dict:
         "VISITOR_SWEEP_SECONDS": int(env.get("VISITOR_SWEEP_SECONDS", "5")),
         # Messages a single visitor connection may send per minute.
         "VISITOR_MESSAGES_PER_MINUTE": int(env.get("VISITOR_MESSAGES_PER_MINUTE", "30")),
+        # New chats one browser, and one address (a school, a family), may start per window.
+        "CHAT_NEW_PER_BROWSER": int(env.get("CHAT_NEW_PER_BROWSER", "5")),
+        "CHAT_NEW_PER_ADDRESS": int(env.get("CHAT_NEW_PER_ADDRESS", "20")),
+        "CHAT_NEW_WINDOW_SECONDS": int(env.get("CHAT_NEW_WINDOW_SECONDS", "3600")),
+        # How long a chat's address hash is kept (in Redis only) so a block can include it.
+        "CHAT_ADDRESS_SECONDS": int(env.get("CHAT_ADDRESS_SECONDS", "86400")),
         # Where people reach the site; used in the links of e-mails.
         "PUBLIC_URL": env.get("PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/"),
         # Fernet key for the few details kept encrypted; derived from SECRET_KEY when unset.

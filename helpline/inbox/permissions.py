@@ -51,6 +51,9 @@ RULES: dict[str, Callable[[StaffUser, Conversation | None], bool]] = {
     "call_back": _owns_unowned_or_leads,
     "listen_recording": _works_the_inbox,
     "delete_recording": _owns_unowned_or_leads,
+    "block_visitor": _owns_or_leads,
+    "view_blocks": lambda user, conversation: user.is_active and user.role in LEADS,
+    "lift_block": lambda user, conversation: user.is_active and user.role in LEADS,
 }
 
 REFUSALS = {
@@ -67,6 +70,11 @@ REFUSALS = {
     "delete_recording": (
         "Only the counsellor who has the conversation, or a supervisor, can delete the voicemail."
     ),
+    "block_visitor": (
+        "Only the counsellor who has the conversation, or a supervisor, can block its visitor."
+    ),
+    "view_blocks": "Only supervisors see the blocked visitors.",
+    "lift_block": "Only a supervisor can lift a block.",
 }
 
 
