@@ -85,9 +85,11 @@ class MemoryStore:
 
 
 def init_app(app: Flask) -> None:
-    url = app.config["REDIS_URL"]
+    # Kept where the rate limits are kept: the shared Redis (REDIS_URL) unless set otherwise.
+    url = app.config["RATELIMIT_STORAGE_URI"]
     prefix = f"{app.config['SOCKETIO_CHANNEL']}:abuse:"
-    app.extensions["visitor_marks"] = RedisStore(url, prefix) if url else MemoryStore()
+    shared = url.startswith(("redis://", "rediss://"))
+    app.extensions["visitor_marks"] = RedisStore(url, prefix) if shared else MemoryStore()
 
 
 def current() -> RedisStore | MemoryStore:
