@@ -1,11 +1,18 @@
 """Abuse kept out without identifying anyone: limits on new chats, a cap on each queue, blocks."""
 
 import logging
+import secrets
+import subprocess
 import threading
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import socketio as python_socketio
 import time_machine
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support import expected_conditions as EC
 from sqlalchemy import func, select, update
 
 from helpline import create_app
@@ -15,6 +22,8 @@ from helpline.codes import keyed_hash
 from helpline.extensions import db, socketio
 from helpline.inbox.models import AuditEntry, Conversation, Service
 from tests import factories
+from tests.browsers import start_chromium, wait
+from tests.servers import BIN, ROOT, Server, flask_command
 from tests.test_privacy import everything_stored
 
 HOME = "198.51.100.7"
@@ -368,3 +377,77 @@ def test_a_counsellor_cannot_lift_a_block(app, visitor_at, counsellor):
 
     assert refused.status_code == 403
     assert error_code(visitor_at(HOME, person.browser).start_new_chat()) == "blocked"
+
+
+# --- on a real server behind a proxy, and in the chat page ------------------------------------
+
+
+@pytest.fixture(scope="module")
+def proxied_server(tmp_path_factory):
+    """A gunicorn server behind one (pretended) proxy, one new chat per address, and a
+    Helpwanted queue of one place."""
+    name = f"abuse-{uuid.uuid4().hex[:12]}"
+    database = tmp_path_factory.mktemp(name) / "helpline.db"
+    env = {
+        "DATABASE_URL": f"sqlite:///{database}",
+        "SECRET_KEY": "test",
+        "SOCKETIO_CHANNEL": name,
+        "REDIS_URL": "",
+        "PROXY_FIX": "1",
+        "CHAT_NEW_PER_ADDRESS": "1",
+    }
+    # The Dutch page needs the compiled catalogue (the .mo is not in git).
+    subprocess.run(
+        [str(BIN / "pybabel"), "-q", "compile", "-d", "translations"], cwd=ROOT, check=True
+    )
+    flask_command(["db", "upgrade"], env)
+    flask_command(["seed"], env)
+    for slug in ("helpwanted", "stopitnow"):
+        flask_command(["service", "hours", slug, "always"], env)
+    flask_command(["service", "queue-limit", "helpwanted", "1"], env)
+    with Server(env) as running:
+        yield running
+    database.unlink(missing_ok=True)
+
+
+def open_chat_through_proxy(url: str, forwarded_for: str, service: str) -> dict:
+    client = python_socketio.Client()
+    client.connect(url, headers={"X-Forwarded-For": forwarded_for}, namespaces=["/chat"])
+    try:
+        payload = {
+            "service": service,
+            "visitor": secrets.token_urlsafe(32),
+            "client_msg_id": factories.new_id(),
+            "body": "hallo",
+        }
+        return client.call("message", payload, namespace="/chat", timeout=10)
+    finally:
+        client.disconnect()
+
+
+def test_behind_the_proxy_each_visitor_is_counted_at_their_own_address(proxied_server):
+    first = open_chat_through_proxy(proxied_server.url, "192.0.2.10", "stopitnow")
+    neighbour = open_chat_through_proxy(proxied_server.url, "192.0.2.11", "stopitnow")
+    again = open_chat_through_proxy(proxied_server.url, "192.0.2.10", "stopitnow")
+
+    assert first["ok"] and neighbour["ok"]
+    assert error_code(again) == "too_many_chats"
+
+
+def test_the_chat_page_shows_a_full_queue_with_the_form(proxied_server, tmp_path):
+    waiting = open_chat_through_proxy(proxied_server.url, "192.0.2.20", "helpwanted")
+    assert waiting["ok"]
+    browser = start_chromium(tmp_path / "profile", 1000, 800)
+    try:
+        browser.get(proxied_server.url + "/chat/helpwanted")
+        box = wait(browser, EC.element_to_be_clickable((By.ID, "body")))
+        box.send_keys("Is er iemand?")
+        box.send_keys(Keys.ENTER)
+        refused = wait(browser, EC.visibility_of_element_located((By.ID, "refused-panel")))
+
+        assert "de wachtrij is vol" in refused.text
+        form = refused.find_element(By.CSS_SELECTOR, "a[href^='/form/helpwanted']")
+        assert form.text == "Naar het contactformulier"
+        assert not browser.find_element(By.ID, "composer").is_displayed()
+    finally:
+        browser.quit()
