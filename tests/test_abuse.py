@@ -379,6 +379,44 @@ def test_a_counsellor_cannot_lift_a_block(app, visitor_at, counsellor):
     assert error_code(visitor_at(HOME, person.browser).start_new_chat()) == "blocked"
 
 
+def conversations() -> int:
+    db.session.rollback()
+    return db.session.scalar(select(func.count()).select_from(Conversation))
+
+
+def test_a_blocked_caller_hears_a_neutral_goodbye_and_nothing_is_stored(app, counsellor):
+    db.session.execute(
+        update(Service).where(Service.slug == "stopitnow").values(phone_number="+31800000001")
+    )
+    db.session.commit()
+    caller = factories.Caller(app, number="+31612340001")
+    caller.call()
+    conversation_id = db.session.scalar(select(Conversation.id))
+    supervisor = counsellor("Sam", "supervisor")
+
+    blocked = block(supervisor, conversation_id, hours=24, reason="Abusive calls")
+    again = factories.Caller(app, number="+31612340001").call().get_data(as_text=True)
+    other = factories.Caller(app, number="+31612340002").call().get_data(as_text=True)
+
+    assert blocked["ok"], blocked
+    assert "contactformulier" in again and "<Hangup" in again and "Sam" not in again
+    assert "contactformulier" not in other
+    assert conversations() == 2
+
+
+def test_a_form_sender_cannot_be_blocked_as_they_cannot_be_recognised(app, client, counsellor):
+    from tests.test_forms import helpwanted_answers
+
+    client.post("/form/helpwanted", data=helpwanted_answers())
+    conversation_id = db.session.scalar(select(Conversation.id))
+    anna = counsellor()
+    anna.claim(conversation_id)
+
+    refused = block(anna, conversation_id)
+
+    assert error_code(refused) == "invalid_state"
+
+
 # --- on a real server behind a proxy, and in the chat page ------------------------------------
 
 
