@@ -439,7 +439,7 @@ def proxied_server(tmp_path_factory):
         [str(BIN / "pybabel"), "-q", "compile", "-d", "translations"], cwd=ROOT, check=True
     )
     flask_command(["db", "upgrade"], env)
-    flask_command(["seed"], env)
+    flask_command(["seed", "--demo"], env)
     for slug in ("helpwanted", "stopitnow"):
         flask_command(["service", "hours", slug, "always"], env)
     flask_command(["service", "queue-limit", "helpwanted", "1"], env)
@@ -448,17 +448,26 @@ def proxied_server(tmp_path_factory):
     database.unlink(missing_ok=True)
 
 
-def open_chat_through_proxy(url: str, forwarded_for: str, service: str) -> dict:
+def connect_through_proxy(url: str, forwarded_for: str) -> python_socketio.Client:
     client = python_socketio.Client()
     client.connect(url, headers={"X-Forwarded-For": forwarded_for}, namespaces=["/chat"])
+    return client
+
+
+def start_chat(client: python_socketio.Client, service: str) -> dict:
+    payload = {
+        "service": service,
+        "visitor": secrets.token_urlsafe(32),
+        "client_msg_id": factories.new_id(),
+        "body": "hallo",
+    }
+    return client.call("message", payload, namespace="/chat", timeout=10)
+
+
+def open_chat_through_proxy(url: str, forwarded_for: str, service: str) -> dict:
+    client = connect_through_proxy(url, forwarded_for)
     try:
-        payload = {
-            "service": service,
-            "visitor": secrets.token_urlsafe(32),
-            "client_msg_id": factories.new_id(),
-            "body": "hallo",
-        }
-        return client.call("message", payload, namespace="/chat", timeout=10)
+        return start_chat(client, service)
     finally:
         client.disconnect()
 
@@ -489,3 +498,36 @@ def test_the_chat_page_shows_a_full_queue_with_the_form(proxied_server, tmp_path
         assert not browser.find_element(By.ID, "composer").is_displayed()
     finally:
         browser.quit()
+
+
+def test_counsellor_blocks_a_visitor_from_the_inbox_with_a_reason_and_a_duration(
+    proxied_server, tmp_path
+):
+    from tests.test_browser import sign_in
+
+    person = connect_through_proxy(proxied_server.url, "192.0.2.30")
+    try:
+        assert start_chat(person, "stopitnow")["ok"]
+        browser = start_chromium(tmp_path / "profile", 1400, 900)
+        try:
+            sign_in(browser, proxied_server.url)
+            rows = wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#list .row--queued"))
+            rows[-1].click()  # the newest waiting chat
+            wait(browser, EC.element_to_be_clickable((By.ID, "claim"))).click()
+            wait(browser, EC.element_to_be_clickable((By.ID, "block"))).click()
+            dialog = wait(browser, EC.visibility_of_element_located((By.ID, "block-dialog")))
+            dialog.find_element(By.ID, "block-confirm").click()
+            error = wait(browser, EC.visibility_of_element_located((By.ID, "block-error")))
+            assert "reason" in error.text
+            dialog.find_element(By.CSS_SELECTOR, "input[name=hours][value='1']").click()
+            dialog.find_element(By.ID, "block-reason").send_keys("Dreigt de hulpverlener")
+            dialog.find_element(By.ID, "block-confirm").click()
+            wait(browser, EC.text_to_be_present_in_element((By.ID, "notices"), "blocked until"))
+            wait(browser, EC.text_to_be_present_in_element((By.ID, "conv-meta"), "Wrap-up"))
+        finally:
+            browser.quit()
+        again = start_chat(person, "stopitnow")
+    finally:
+        person.disconnect()
+
+    assert error_code(again) == "blocked"
