@@ -173,6 +173,33 @@ def test_with_redis_the_new_chat_limit_holds_across_server_processes(
             db.engine.dispose()
 
 
+def test_without_redis_new_chats_are_let_in_and_the_log_says_why(
+    app, database_url_for_tests, caplog
+):
+    from tests.servers import free_port
+
+    unreachable = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": database_url_for_tests,
+            "TESTING": True,
+            "REDIS_URL": None,
+            "RATELIMIT_STORAGE_URI": f"redis://127.0.0.1:{free_port()}/0",
+            "VISITOR_SWEEP_SECONDS": 0,
+        }
+    )
+
+    # Alembic's logging set-up (the migrations run before the PostgreSQL tests) disables
+    # loggers that existed then, the app's among them.
+    unreachable.logger.disabled = False
+    ack = VisitorAt(unreachable, HOME).start_new_chat()
+
+    assert ack["ok"]
+    assert "Redis unreachable (ConnectionError)" in caplog.text
+    assert HOME not in caplog.text and keyed_hash("address", HOME) not in caplog.text
+    with unreachable.app_context():
+        db.engine.dispose()
+
+
 # --- queue cap ------------------------------------------------------------------------------
 
 

@@ -26,18 +26,43 @@ class RedisStore:
         self._prefix = prefix
         self._count = self._redis.register_script(_COUNT)
 
+    # Without Redis the chat goes on: nothing is counted or marked (blocks by browser, kept in the
+    # database, still hold), and a log line says so.
+
     def count(self, key: str, seconds: int) -> int:
         """Add one to `key`'s counter, which starts afresh `seconds` after its first count."""
-        return int(self._count(keys=[self._prefix + key], args=[seconds]))
+        try:
+            return int(self._count(keys=[self._prefix + key], args=[seconds]))
+        except redis.RedisError as error:
+            _unavailable(error)
+            return 0
 
     def put(self, key: str, value: str, seconds: int) -> None:
-        self._redis.set(self._prefix + key, value, ex=max(1, seconds))
+        try:
+            self._redis.set(self._prefix + key, value, ex=max(1, seconds))
+        except redis.RedisError as error:
+            _unavailable(error)
 
     def get(self, key: str) -> str | None:
-        return self._redis.get(self._prefix + key)
+        try:
+            return self._redis.get(self._prefix + key)
+        except redis.RedisError as error:
+            _unavailable(error)
+            return None
 
     def delete(self, key: str) -> None:
-        self._redis.delete(self._prefix + key)
+        try:
+            self._redis.delete(self._prefix + key)
+        except redis.RedisError as error:
+            _unavailable(error)
+
+
+def _unavailable(error: redis.RedisError) -> None:
+    # The error's kind only: its text could name a key, and a key holds a keyed hash.
+    current_app.logger.warning(
+        "Redis unreachable (%s): new chats are not limited and addresses not blocked meanwhile",
+        type(error).__name__,
+    )
 
 
 class MemoryStore:

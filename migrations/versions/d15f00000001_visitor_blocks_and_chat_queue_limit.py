@@ -65,5 +65,5 @@ def downgrade():
     op.drop_index('ix_visitor_block_client_until', table_name='visitor_block')
     op.drop_table('visitor_block')
     with op.batch_alter_table('service', schema=None) as batch_op:
-        batch_op.drop_constraint('ck_service_chat_queue_limit', type_='check')
+        batch_op.drop_constraint(op.f('ck_service_chat_queue_limit'), type_='check')
         batch_op.drop_column('chat_queue_limit')
