@@ -264,7 +264,10 @@ def test_blocked_visitor_can_neither_send_nor_start_a_new_chat_and_is_not_told_w
     for refusal in (sent, again):
         assert "Anna" not in refusal["error"]["message"]
         assert "form" in refusal["error"]["message"]
-    assert person.conversation() is None or waiting_chats() == 0
+    assert waiting_chats() == 0
+    assert db.session.scalar(select(func.count()).select_from(Conversation)) == 1
+    assert [m.body for m in factories.messages_of(conversation_id)][:1] == ["hallo"]
+    assert "nog een bericht" not in everything_stored()
 
 
 def test_a_block_includes_the_address_so_a_new_browser_there_is_kept_out(
