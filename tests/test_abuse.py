@@ -270,6 +270,25 @@ def test_blocked_visitor_can_neither_send_nor_start_a_new_chat_and_is_not_told_w
     assert "nog een bericht" not in everything_stored()
 
 
+def test_a_block_closes_the_visitors_other_waiting_chats_so_they_cannot_write_there(
+    app, visitor_at, counsellor
+):
+    flooder = visitor_at()
+    flooder.start_new_chat("een")
+    first_id = flooder.conversation().id
+    flooder.start_new_chat("twee")
+    other_token = flooder.token
+    anna = counsellor()
+    anna.claim(first_id)
+
+    block(anna, first_id)
+    flooder.token = other_token
+    sent = flooder.say("nog eentje")
+
+    assert error_code(sent) == "blocked"
+    assert waiting_chats() == 0
+
+
 def test_a_block_includes_the_address_so_a_new_browser_there_is_kept_out(
     app, visitor_at, counsellor
 ):

@@ -96,6 +96,7 @@ def block(
             inbox.end(conversation.id, user, now)
         except InboxError:
             db.session.rollback()  # ended meanwhile: the block holds all the same
+    _close_waiting_chats(blocked.client_id)
     return blocked
 
 
@@ -124,6 +125,24 @@ def active_blocks(user: StaffUser, now: datetime | None = None) -> list[VisitorB
             .order_by(VisitorBlock.created_at.desc())
         )
     )
+
+
+def _close_waiting_chats(client_id: int) -> None:
+    # Chats the visitor left waiting (a flood) would let them write on; nobody has them yet,
+    # so they close as abandoned. One a colleague has taken stays theirs to end.
+    waiting = db.session.scalars(
+        select(Conversation).where(
+            Conversation.client_id == client_id,
+            Conversation.channel == "chat",
+            Conversation.state == "queued",
+        )
+    ).all()
+    db.session.rollback()
+    for conversation in waiting:
+        try:
+            inbox.visitor_ends(conversation)
+        except InboxError:
+            db.session.rollback()  # taken or ended meanwhile
 
 
 def _block_place(blocked: VisitorBlock, conversation_id: int, seconds: int) -> None:
