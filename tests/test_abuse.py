@@ -359,10 +359,12 @@ def test_a_block_needs_a_reason_and_one_of_the_offered_durations(app, visitor_at
     anna.claim(conversation_id)
 
     no_reason = block(anna, conversation_id, reason="")
+    blanks = block(anna, conversation_id, reason="   a   ")
     odd_time = block(anna, conversation_id, hours=5)
     forever = block(anna, conversation_id, hours=10**9)
 
-    assert [error_code(a) for a in (no_reason, odd_time, forever)] == ["invalid"] * 3
+    refusals = (no_reason, blanks, odd_time, forever)
+    assert [error_code(a) for a in refusals] == ["invalid"] * 4
     assert db.session.scalar(select(func.count()).select_from(VisitorBlock)) == 0
 
 
@@ -451,6 +453,19 @@ def test_a_blocked_caller_hears_a_neutral_goodbye_and_nothing_is_stored(app, cou
     assert "contactformulier" in again and "<Hangup" in again and "Sam" not in again
     assert "contactformulier" not in other
     assert conversations() == 2
+
+
+def test_a_caller_with_a_withheld_number_cannot_be_blocked(app, counsellor):
+    db.session.execute(
+        update(Service).where(Service.slug == "stopitnow").values(phone_number="+31800000001")
+    )
+    db.session.commit()
+    factories.Caller(app, number="anonymous").call()
+    conversation_id = db.session.scalar(select(Conversation.id))
+
+    refused = block(counsellor("Sam", "supervisor"), conversation_id)
+
+    assert error_code(refused) == "invalid_state"
 
 
 def test_a_form_sender_cannot_be_blocked_as_they_cannot_be_recognised(app, client, counsellor):

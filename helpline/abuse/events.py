@@ -15,6 +15,6 @@ def block_visitor(payload: dict) -> dict:
         payload["conversation_id"],
         current_user._get_current_object(),
         payload["hours"],
-        payload["reason"].strip(),
+        payload["reason"],
     )
     return {"block": {"id": blocked.id, "until": blocked.until.isoformat() + "Z"}}

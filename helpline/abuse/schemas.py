@@ -1,6 +1,6 @@
 """Validation of what staff send to block a visitor or lift a block."""
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, post_load, validate
 
 from helpline.inbox.schemas import MAX_ID, conversation_id
 
@@ -15,6 +15,13 @@ class BlockSchema(Schema):
         required=True,
         validate=validate.Length(min=3, max=300, error="Give a reason of 3 to 300 characters."),
     )
+
+    @post_load
+    def trimmed(self, data: dict, **kwargs) -> dict:
+        data["reason"] = data["reason"].strip()
+        if len(data["reason"]) < 3:
+            raise ValidationError("Give a reason of 3 to 300 characters.", "reason")
+        return data
 
 
 class LiftSchema(Schema):

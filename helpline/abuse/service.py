@@ -4,7 +4,7 @@ and blocks by browser (its keyed hash) and by address (a keyed hash kept only in
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 
 from helpline.abuse import store
 from helpline.abuse.errors import Blocked, QueueFull, TooManyChats
@@ -17,9 +17,6 @@ from helpline.inbox.errors import InboxError, InvalidState, NotFound
 from helpline.inbox.models import OPEN_STATES, AuditEntry, Client, Conversation, Service
 from helpline.inbox.permissions import require
 from helpline.timeutil import utcnow
-
-# Channels whose visitor can be recognised again: a chat by its browser, a call by its number.
-BLOCKABLE = ("chat", "phone")
 
 
 def place_of(address: str | None) -> str | None:
@@ -60,13 +57,14 @@ def refuse_if_blocked(token: str) -> None:
         conversation = inbox.by_token(token)
     except NotFound:
         return
-    if conversation.client_id is not None and _client_blocked(conversation.client_id):
+    if conversation.client_id is not None and client_blocked(conversation.client_id):
         raise Blocked()
 
 
 def client_blocked(client_id: int) -> bool:
     """True while a block of this client runs."""
-    return _client_blocked(client_id)
+    found = db.session.scalar(_running(utcnow()).where(VisitorBlock.client_id == client_id))
+    return found is not None
 
 
 def block(
@@ -76,7 +74,9 @@ def block(
     now = now or utcnow()
     conversation = inbox.by_id(conversation_id)
     require(user, "block_visitor", conversation)
-    if conversation.channel not in BLOCKABLE or conversation.client_id is None:
+    client = conversation.client
+    if client is None or not (client.browser_hash or client.phone_hash):
+        # A form's sender, a withheld number: nothing would know them again.
         raise InvalidState("This visitor cannot be recognised again, so cannot be blocked.")
     blocked = VisitorBlock(
         client_id=conversation.client_id,
@@ -161,13 +161,8 @@ def _unblock_place(blocked: VisitorBlock) -> None:
     marks.delete(f"place:block:{blocked.id}")
 
 
-def _running(now: datetime):
+def _running(now: datetime) -> Select:
     return select(VisitorBlock.id).where(VisitorBlock.lifted_at.is_(None), VisitorBlock.until > now)
-
-
-def _client_blocked(client_id: int) -> bool:
-    found = db.session.scalar(_running(utcnow()).where(VisitorBlock.client_id == client_id))
-    return found is not None
 
 
 def _browser_blocked(browser: str) -> bool:
