@@ -509,3 +509,24 @@ def test_parallel_forms_from_one_place_cannot_slip_past_the_limit(
     assert count(Conversation) == 5
     with server.app_context():
         db.engine.dispose()
+
+
+def test_with_the_limit_store_unreachable_a_form_is_still_taken(
+    app, database_url_for_tests, caplog
+):
+    unreachable = csrf_app(
+        database_url_for_tests,
+        RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{free_port()}/0",
+        WTF_CSRF_ENABLED=False,
+    )
+    # Alembic's logging set-up (the migrations run before the PostgreSQL tests) disables
+    # loggers that existed then, the app's among them.
+    unreachable.logger.disabled = False
+
+    response = unreachable.test_client().post("/form/helpwanted", data=helpwanted_answers())
+
+    assert response.status_code == 200
+    assert count(Conversation) == 1
+    assert "rate-limit storage unreachable (ConnectionError)" in caplog.text
+    with unreachable.app_context():
+        db.engine.dispose()

@@ -67,7 +67,7 @@ def message(payload: dict) -> dict:
     }
 
 
-def _post(payload: dict):
+def _post(payload: dict) -> service.Posted:
     try:
         return service.post_visitor_message(
             payload["token"], payload["client_msg_id"], payload["body"], origin=request.sid

@@ -6,7 +6,9 @@ from flask import Blueprint, Response, abort, current_app, render_template, requ
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from limits import parse
+from limits.errors import StorageError
 from marshmallow import ValidationError
+from redis.exceptions import RedisError
 
 from helpline.extensions import anonymous_rate_key, csrf, csrf_valid, limiter
 from helpline.forms import service
@@ -100,9 +102,17 @@ def _count_sent_form() -> None:
     checking are one step in the limiter's storage, so parallel requests cannot all slip under
     the limit, as they could between a check before and a count after the response.
     """
-    allowed = limiter.limiter.hit(
-        parse(current_app.config["FORM_RATE_LIMIT"]), "form", anonymous_rate_key()
-    )
+    try:
+        allowed = limiter.limiter.hit(
+            parse(current_app.config["FORM_RATE_LIMIT"]), "form", anonymous_rate_key()
+        )
+    except (RedisError, StorageError) as error:
+        # The form is the way in that is always open: take it uncounted rather than lose it.
+        current_app.logger.warning(
+            "rate-limit storage unreachable (%s): form taken without counting",
+            type(error).__name__,
+        )
+        return
     if not allowed:
         abort(429)
 
