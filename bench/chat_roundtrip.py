@@ -617,12 +617,15 @@ async def bench_app(args, channel: str) -> Result:
         # One message a second per visitor is above the anti-abuse limits; lift them.
         "VISITOR_MESSAGES_PER_MINUTE": "100000",
         "LOGIN_RATE_LIMIT": "100000 per minute",
+        # Every simulated visitor starts its chat from this one address.
+        "CHAT_NEW_PER_ADDRESS": "100000",
     }
     reset_database(args.database_url)
     try:
         flask_command(["db", "upgrade"], env)
         flask_command(["seed"], env)
         flask_command(["service", "hours", "helpwanted", "always"], env)
+        flask_command(["service", "queue-limit", "helpwanted", "100000"], env)
     except subprocess.CalledProcessError as error:
         raise SystemExit(f"preparing the database failed:\n{error.stderr}") from error
     accounts = create_counsellors(args.database_url, args.pairs, 3)

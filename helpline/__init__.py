@@ -10,6 +10,7 @@ from flask_babel import get_locale
 from sqlalchemy.orm import configure_mappers
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from helpline.abuse import store as visitor_marks
 from helpline.chat import presence
 from helpline.config import finalise, from_environment
 from helpline.extensions import (
@@ -41,12 +42,10 @@ def create_app(config: dict | None = None) -> Flask:
         app.config.update(config)
     finalise(app.config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
-    if app.config["PROXY_FIX"]:
-        hops = app.config["PROXY_FIX"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     register_logging(app)
     register_input_checks(app)
     register_extensions(app)
+    register_proxy(app)
     register_blueprints(app)
     # The blueprints have imported every model. Relating the mappers now, not lazily during
     # some first query, lets helpline.loading build objects from a worker's very first event.
@@ -55,6 +54,14 @@ def create_app(config: dict | None = None) -> Flask:
     register_security_headers(app)
     register_commands(app)
     return app
+
+
+def register_proxy(app: Flask) -> None:
+    # Outside Socket.IO's middleware, so that socket events too see the visitor's address
+    # (for the limits on new chats) and not the proxy's.
+    if app.config["PROXY_FIX"]:
+        hops = app.config["PROXY_FIX"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
 
 def register_logging(app: Flask) -> None:
@@ -115,8 +122,10 @@ def register_extensions(app: Flask) -> None:
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.globals["is_staff_page"] = is_staff_page
     presence.init_app(app)
+    visitor_marks.init_app(app)
     # Handlers must be declared before the first init_app: declared later, they would bind to
     # that one server only, and every further app (tests build one each) would have none.
+    from helpline.abuse import events as abuse_events  # noqa: F401
     from helpline.chat import events as chat_events  # noqa: F401
     from helpline.inbox import events as inbox_events  # noqa: F401
     from helpline.phone import events as phone_events  # noqa: F401
@@ -144,6 +153,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from helpline.abuse.views import bp as abuse_bp
     from helpline.admin.views import bp as admin_bp
     from helpline.api.views import bp as api_bp
     from helpline.auth.views import bp as auth_bp
@@ -167,6 +177,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(reports_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(abuse_bp)
     register_socketio_path(app)
 
 

@@ -1,5 +1,5 @@
 """Command-line tasks: `flask seed`, `flask staff phone` (the account commands are in
-auth/commands.py), `flask service hours|phone|phone-survey|retention`,
+auth/commands.py), `flask service hours|phone|phone-survey|retention|queue-limit`,
 `flask phone simulate|answer-callbacks`."""
 
 import re
@@ -208,6 +208,18 @@ def register(app: Flask) -> None:
         service.phone_survey = switch == "on"
         db.session.commit()
         click.echo(f"{service.name}: keypad survey after calls {switch}")
+
+    @service_group.command("queue-limit")
+    @click.argument("slug")
+    @click.argument("places", type=click.IntRange(min=1))
+    def service_queue_limit(slug: str, places: int) -> None:
+        """Set how many chats may wait; past that, new visitors are offered the form."""
+        service = db.session.scalar(select(Service).where(Service.slug == slug))
+        if service is None:
+            raise click.BadParameter(f"no service {slug!r}")
+        service.chat_queue_limit = places
+        db.session.commit()
+        click.echo(f"{service.name}: at most {places} waiting chats")
 
     phone = click.Group("phone", help="The phone line.")
     app.cli.add_command(phone)

@@ -65,6 +65,12 @@ def from_environment(instance_path: str) -> dict:
         "VISITOR_MESSAGES_PER_MINUTE": int(env.get("VISITOR_MESSAGES_PER_MINUTE", "30")),
         # Where quick exit (the button, or Esc) takes a visitor: a neutral site, not the helpline.
         "QUICK_EXIT_URL": env.get("QUICK_EXIT_URL", "https://www.google.nl"),
+        # New chats one browser, and one address (a school, a family), may start per window.
+        "CHAT_NEW_PER_BROWSER": int(env.get("CHAT_NEW_PER_BROWSER", "5")),
+        "CHAT_NEW_PER_ADDRESS": int(env.get("CHAT_NEW_PER_ADDRESS", "20")),
+        "CHAT_NEW_WINDOW_SECONDS": int(env.get("CHAT_NEW_WINDOW_SECONDS", "3600")),
+        # How long a chat's address hash is kept (in Redis only) so a block can include it.
+        "CHAT_ADDRESS_SECONDS": int(env.get("CHAT_ADDRESS_SECONDS", "86400")),
         # Where people reach the site; used in the links of e-mails.
         "PUBLIC_URL": env.get("PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/"),
         # Fernet key for the few details kept encrypted; derived from SECRET_KEY when unset.

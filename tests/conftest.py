@@ -20,6 +20,7 @@ from helpline.extensions import db
 from helpline.inbox.models import Service
 from helpline.phone.rest import SimulatedTwilio
 from tests import factories
+from tests.addresses import proxied_server, visitor_at  # noqa: F401 (fixtures)
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -2,6 +2,7 @@
 
 import re
 import secrets
+import threading
 import time
 
 import pytest
@@ -479,3 +480,59 @@ def test_with_redis_the_form_limit_holds_across_server_processes(
 
     assert statuses == [200, 200, 429]
     assert count(Conversation) == 2
+
+
+@pytest.mark.parametrize("storage", ["memory", "redis"])
+def test_parallel_forms_from_one_place_cannot_slip_past_the_limit(
+    app, database_url_for_tests, redis_url, storage
+):
+    limit = {
+        "FORM_RATE_LIMIT": "5 per minute",
+        "RATELIMIT_STORAGE_URI": redis_url if storage == "redis" else "memory://",
+        "WTF_CSRF_ENABLED": False,
+    }
+    server = csrf_app(database_url_for_tests, **limit)
+    with server.app_context():
+        limiter.reset()  # counters left in Redis by an earlier test
+    start = threading.Barrier(8)
+
+    def send_many(statuses: list[int]) -> None:
+        browser = server.test_client()
+        start.wait()
+        for _ in range(60 // 8 + 1):
+            statuses.append(browser.post("/form/helpwanted", data=helpwanted_answers()).status_code)
+
+    per_thread = [[] for _ in range(8)]
+    threads = [threading.Thread(target=send_many, args=(s,)) for s in per_thread]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    statuses = [status for s in per_thread for status in s]
+    assert statuses.count(200) == 5
+    assert set(statuses) == {200, 429}
+    assert count(Conversation) == 5
+    with server.app_context():
+        db.engine.dispose()
+
+
+def test_with_the_limit_store_unreachable_a_form_is_still_taken(
+    app, database_url_for_tests, caplog
+):
+    unreachable = csrf_app(
+        database_url_for_tests,
+        RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{free_port()}/0",
+        WTF_CSRF_ENABLED=False,
+    )
+    # Alembic's logging set-up (the migrations run before the PostgreSQL tests) disables
+    # loggers that existed then, the app's among them.
+    unreachable.logger.disabled = False
+
+    response = unreachable.test_client().post("/form/helpwanted", data=helpwanted_answers())
+
+    assert response.status_code == 200
+    assert count(Conversation) == 1
+    assert "rate-limit storage unreachable (ConnectionError)" in caplog.text
+    with unreachable.app_context():
+        db.engine.dispose()

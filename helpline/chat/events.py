@@ -5,6 +5,7 @@ import threading
 from flask import current_app, request
 from flask_socketio import join_room, leave_room
 
+from helpline.abuse import service as abuse
 from helpline.chat import presence
 from helpline.chat.schemas import (
     LeaveSchema,
@@ -16,7 +17,7 @@ from helpline.chat.schemas import (
 from helpline.errors import log_unexpected
 from helpline.extensions import db, socketio
 from helpline.inbox import broadcast, service
-from helpline.inbox.errors import NotFound, RateLimited
+from helpline.inbox.errors import ConversationEnded, NotFound, RateLimited
 from helpline.inbox.payloads import visitor_message_payload
 from helpline.sockets import acked
 
@@ -46,14 +47,19 @@ def message(payload: dict) -> dict:
         raise RateLimited()
     if "token" in payload:
         token = payload["token"]
-        posted = service.post_visitor_message(
-            token, payload["client_msg_id"], payload["body"], origin=request.sid
-        )
+        posted = _post(payload)
     else:
+        place = abuse.place_of(request.remote_addr)
         posted = service.open_chat(
-            payload["service"], payload["visitor"], payload["client_msg_id"], payload["body"]
+            payload["service"],
+            payload["visitor"],
+            payload["client_msg_id"],
+            payload["body"],
+            admit=lambda chosen: abuse.admit_new_chat(chosen, payload["visitor"], place),
         )
         token = posted.token
+        if posted.created:
+            abuse.remember_place(posted.conversation.id, place)
     _attach(posted.conversation)
     return {
         "seq": posted.message.seq,
@@ -62,6 +68,17 @@ def message(payload: dict) -> dict:
         "message": visitor_message_payload(posted.message),
         "conversation": service.visitor_view(posted.conversation),
     }
+
+
+def _post(payload: dict) -> service.Posted:
+    try:
+        return service.post_visitor_message(
+            payload["token"], payload["client_msg_id"], payload["body"], origin=request.sid
+        )
+    except ConversationEnded:
+        # A block ends the conversation; only then is it worth asking whether one runs.
+        abuse.refuse_if_blocked(payload["token"])
+        raise
 
 
 @socketio.on("resume", namespace=NS)

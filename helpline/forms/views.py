@@ -5,9 +5,12 @@ import secrets
 from flask import Blueprint, Response, abort, current_app, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from limits import parse
+from limits.errors import StorageError
 from marshmallow import ValidationError
+from redis.exceptions import RedisError
 
-from helpline.extensions import csrf, csrf_valid, limiter
+from helpline.extensions import anonymous_rate_key, csrf, csrf_valid, limiter
 from helpline.forms import service
 from helpline.forms.schemas import (
     ABOUT_CHOICES,
@@ -75,8 +78,6 @@ def form(slug: str):
 
 @bp.route("/form/<slug>", methods=["POST"])
 @csrf.exempt  # checked below, so that a failed check shows the form again with its answers
-# Only forms that were taken in count: someone correcting a mistake is not slowed down.
-@limiter.limit(_limit("FORM_RATE_LIMIT"), deduct_when=lambda response: response.status_code == 200)
 def send(slug: str):
     service_row = _form_service(slug)
     values = request.form.to_dict()
@@ -94,6 +95,7 @@ def send(slug: str):
         answers = FORMS[service_row.form]().load(values)
     except ValidationError as error:
         return _render_form(service_row, values, error.messages, 422)
+    _count_sent_form()
     try:
         receipt = service.submit(service_row, answers)
     except service.AlreadySent:
@@ -102,6 +104,28 @@ def send(slug: str):
     return render_template(
         "forms/thanks.html", service=service_row, code=receipt.code, secret=receipt.secret
     )
+
+
+def _count_sent_form() -> None:
+    """Count a valid form before it is stored, refusing it past FORM_RATE_LIMIT.
+
+    Only valid forms count: someone correcting a mistake is not slowed down. Counting and
+    checking are one step in the limiter's storage, so parallel requests cannot all slip under
+    the limit, as they could between a check before and a count after the response.
+    """
+    try:
+        allowed = limiter.limiter.hit(
+            parse(current_app.config["FORM_RATE_LIMIT"]), "form", anonymous_rate_key()
+        )
+    except (RedisError, StorageError) as error:
+        # The form is the way in that is always open: take it uncounted rather than lose it.
+        current_app.logger.warning(
+            "rate-limit storage unreachable (%s): form taken without counting",
+            type(error).__name__,
+        )
+        return
+    if not allowed:
+        abort(429)
 
 
 @bp.route("/form/reply", methods=["GET"])

@@ -30,7 +30,10 @@ class Service(db.Model):
     """One helpline of the organisation, e.g. Helpwanted or Stop it Now!."""
 
     __tablename__ = "service"
-    __table_args__ = (CheckConstraint("retention_days >= 1", name="retention_days_positive"),)
+    __table_args__ = (
+        CheckConstraint("retention_days >= 1", name="retention_days_positive"),
+        CheckConstraint("chat_queue_limit > 0", name="chat_queue_limit"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(String(40), unique=True)
@@ -38,6 +41,8 @@ class Service(db.Model):
     # Weekly opening hours, e.g. "mon-fri 09:00-17:00; sat 10:00-12:00", or "always" / "never".
     opening_hours: Mapped[str] = mapped_column(String(200), default="mon-fri 09:00-17:00")
     chat_enabled: Mapped[bool] = mapped_column(default=True)
+    # Waiting chats past which a new visitor is sent to the form instead of the queue.
+    chat_queue_limit: Mapped[int] = mapped_column(default=30, server_default="30")
     # Which contact form this service offers (see helpline/forms/schemas.py), if any.
     form: Mapped[str | None] = mapped_column(String(20))
     # The service's Twilio number in E.164 (+3180...); calls to it land in this service.

@@ -465,8 +465,11 @@ def open_chat(
     client_msg_id: str,
     body: str,
     now: datetime | None = None,
+    admit: Callable[[Service], None] | None = None,
 ) -> Posted:
-    """Start a chat with the visitor's first message; a retried first message opens nothing new."""
+    """Start a chat with the visitor's first message; a retried first message opens nothing new.
+
+    `admit` may refuse a new chat (by raising); a retried first message is not asked again."""
     service = get_service(service_slug)
     client = client_for_browser(browser_token)
     return open_conversation(
@@ -478,6 +481,7 @@ def open_chat(
         now,
         during_opening_hours=True,
         token=chat_token(f"{browser_token}:{client_msg_id}"),
+        admit=admit,
     )
 
 
@@ -495,6 +499,7 @@ def open_conversation(
     assign_to: StaffUser | None = None,
     event_params: dict | None = None,
     token: str | None = None,
+    admit: Callable[[Service], None] | None = None,
 ) -> Posted:
     """Open a waiting conversation with its first message, once per (client, client_msg_id).
 
@@ -517,6 +522,8 @@ def open_conversation(
         if not is_open(service, now):
             db.session.rollback()
             raise ServiceClosed()
+        if admit is not None:
+            admit(service)
     if event is None:
         sender, kind, text = "visitor", "text", body
     else:

@@ -13,6 +13,7 @@ from sqlalchemy import Row, Update, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
+from helpline.abuse import service as abuse
 from helpline.auth.models import StaffUser
 from helpline.encryption import seal, unseal
 from helpline.extensions import db
@@ -93,6 +94,9 @@ def incoming_call(call_sid: str, caller: str, called: str, now: datetime | None 
     open_now = inbox.within_hours(service, now)
     available = open_now and inbox.staff_available_for_calls(service.id)
     client = inbox.new_client() if withheld else inbox.client_for_phone(caller)
+    if not withheld and abuse.client_blocked(client.id):
+        db.session.rollback()  # a kept-out call leaves nothing behind
+        return twiml.goodbye(twiml.KEPT_OUT)
 
     def attach(conversation: Conversation) -> None:
         # Core INSERTs: nothing on this path needs them as objects.

@@ -47,6 +47,10 @@ SURVEY_KEYS = "Druk 1 voor ja, 2 voor nee."
 SURVEY_UNKNOWN_KEY = "Die toets kennen we niet."
 SURVEY_THANKS = "Dank je wel voor je antwoorden. Tot ziens."
 UNKNOWN_NUMBER = "Dit nummer is niet in gebruik."
+KEPT_OUT = (
+    "Je kunt ons nu niet bellen. Je kunt wel een bericht achterlaten via het contactformulier "
+    "op onze website. Tot ziens."
+)
 STAFF_CALLBACK = "Terugbelverzoek. De beller wordt nu gebeld."
 
 

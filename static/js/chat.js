@@ -52,6 +52,9 @@ const ui = {
   leave: $("leave"),
   forget: $("forget"),
   restart: $("restart"),
+  refused: $("refused-panel"),
+  refusedText: $("refused-text"),
+  tryAgain: $("try-again"),
 };
 
 // A booked session's page (/afspraak) hands over its conversation as #resume=<token>: keep it
@@ -226,6 +229,7 @@ function show(panel) {
   ui.composer.hidden = panel !== "composer";
   ui.closed.hidden = panel !== "closed";
   ui.ended.hidden = panel !== "ended";
+  ui.refused.hidden = panel !== "refused";
   ui.leave.hidden = !(panel === "composer" && token);
   if (panel !== "composer") stopTyping();
 }
@@ -365,6 +369,14 @@ function onMessageAck(item, ack) {
       failAll();
       showNotice(T.error_service_closed);
       show("closed");
+      return "drop";
+    case "queue_full":
+    case "too_many_chats":
+    case "blocked":
+      // Kept out of the chat (a full queue, a flood, a block): the form is the way in.
+      failAll();
+      show("refused");
+      ui.refusedText.textContent = T[`error_${code}`];
       return "drop";
     case "not_found":
       // The conversation is gone (e.g. purged): the next try opens a new one.
@@ -547,6 +559,7 @@ ui.leave.addEventListener("click", () => {
 });
 
 ui.restart.addEventListener("click", startOver);
+ui.tryAgain.addEventListener("click", startOver);
 
 ui.forget.addEventListener("click", () => {
   if (!window.confirm(T.confirm_forget)) return;

@@ -15,6 +15,7 @@ import {
   uuid,
   wireComposer,
 } from "./common.js";
+import { wireBlock } from "./block.js";
 
 const T = readJson("i18n");
 const $ = (id) => document.getElementById(id);
@@ -103,6 +104,7 @@ const canBook = root.dataset.canBook === "true";
 const recategorisesAny = root.dataset.recategorisesAny === "true";
 let filters = readFilters();
 let current = null; // the opened conversation
+const blocking = wireBlock({ act, notice, opened: () => current.summary, strings: T });
 let signedOut = false;
 
 // --- small helpers -------------------------------------------------------------------------
@@ -586,6 +588,7 @@ function renderHead() {
   ui.claim.hidden = s.state !== "queued";
   ui.claim.textContent = ringing(s) ? T.accept_call : T.claim;
   ui.end.hidden = !["queued", "active"].includes(s.state);
+  blocking.render(s, mine(s) || leads);
   ui.end.textContent = s.channel === "phone" ? T.end_conversation : T.end_chat;
   const transferable = s.state === "active";
   if (transferable && ui.transferBox.hidden) loadColleagues();
