@@ -27,6 +27,9 @@ bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '5000')}"
 # One worker: a Socket.IO connection lives in the process that accepted it. A server that only
 # answers Twilio's webhooks (no Socket.IO traffic reaches it) may run several: GUNICORN_WORKERS.
 workers = int(os.environ.get("GUNICORN_WORKERS", "1"))
+# gunicorn's control socket (~/.gunicorn/gunicorn.ctl) would be one path shared by every server of
+# the machine; nothing here uses gunicornc.
+control_socket_disable = True
 # The same choice as the app makes (helpline.config.async_mode): gevent, one greenlet per
 # connection, with PostgreSQL; threads with SQLite.
 if async_mode(os.environ) == "gevent":

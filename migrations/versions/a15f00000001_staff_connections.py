@@ -1,7 +1,7 @@
 """the live inbox sockets of each staff member, so that signing out ends them on every server
 
 Revision ID: a15f00000001
-Revises: 8e3f1c0a7b52
+Revises: b15f00000001
 Create Date: 2026-12-04 16:40:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'a15f00000001'
-down_revision = '8e3f1c0a7b52'
+down_revision = 'b15f00000001'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """visitor blocks, and a limit on each service's chat queue
 
 Revision ID: d15f00000001
-Revises: 8e3f1c0a7b52
+Revises: e15f00000001
 Create Date: 2026-12-04 16:30:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'd15f00000001'
-down_revision = '8e3f1c0a7b52'
+down_revision = 'e15f00000001'
 branch_labels = None
 depends_on = None
 

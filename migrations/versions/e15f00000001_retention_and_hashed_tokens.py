@@ -1,7 +1,7 @@
 """retention period per service, purge marks, conversation tokens kept only as a keyed hash
 
 Revision ID: e15f00000001
-Revises: 8e3f1c0a7b52
+Revises: a15f00000001
 Create Date: 2026-12-04 16:30:00.000000
 
 The tokens are hashed with the HASH_KEY of the app that runs the migration (`flask db
@@ -21,7 +21,7 @@ from flask import current_app
 
 # revision identifiers, used by Alembic.
 revision = 'e15f00000001'
-down_revision = '8e3f1c0a7b52'
+down_revision = 'a15f00000001'
 branch_labels = None
 depends_on = None
 
