@@ -1,8 +1,6 @@
 """Visitors at an address: in-process socket clients, and real clients through a proxy."""
 
 import secrets
-import subprocess
-import uuid
 
 import pytest
 import socketio as python_socketio
@@ -11,7 +9,7 @@ from sqlalchemy import func, select
 from helpline.extensions import db, socketio
 from helpline.inbox.models import Conversation
 from tests import factories
-from tests.servers import BIN, ROOT, Server, flask_command
+from tests.servers import demo_server
 
 HOME = "198.51.100.7"
 SCHOOL = "203.0.113.40"
@@ -66,28 +64,17 @@ def error_code(ack: dict) -> str | None:
 def proxied_server(tmp_path_factory):
     """A gunicorn server behind one (pretended) proxy, one new chat per address, and a
     Helpwanted queue of one place."""
-    name = f"abuse-{uuid.uuid4().hex[:12]}"
-    database = tmp_path_factory.mktemp(name) / "helpline.db"
-    env = {
-        "DATABASE_URL": f"sqlite:///{database}",
-        "SECRET_KEY": "test",
-        "SOCKETIO_CHANNEL": name,
-        "REDIS_URL": "",
-        "PROXY_FIX": "1",
-        "CHAT_NEW_PER_ADDRESS": "1",
-    }
-    # The Dutch page needs the compiled catalogue (the .mo is not in git).
-    subprocess.run(
-        [str(BIN / "pybabel"), "-q", "compile", "-d", "translations"], cwd=ROOT, check=True
+    yield from demo_server(
+        tmp_path_factory.mktemp("abuse"),
+        "abuse",
+        (
+            ["service", "hours", "helpwanted", "always"],
+            ["service", "hours", "stopitnow", "always"],
+            ["service", "queue-limit", "helpwanted", "1"],
+        ),
+        PROXY_FIX="1",
+        CHAT_NEW_PER_ADDRESS="1",
     )
-    flask_command(["db", "upgrade"], env)
-    flask_command(["seed", "--demo"], env)
-    for slug in ("helpwanted", "stopitnow"):
-        flask_command(["service", "hours", slug, "always"], env)
-    flask_command(["service", "queue-limit", "helpwanted", "1"], env)
-    with Server(env) as running:
-        yield running
-    database.unlink(missing_ok=True)
 
 
 def connect_through_proxy(url: str, forwarded_for: str) -> python_socketio.Client:

@@ -5,6 +5,8 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import requests
@@ -101,3 +103,30 @@ class Server:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def demo_server(
+    directory: Path, kind: str, commands: tuple[list[str], ...] = (), **settings: str
+) -> Iterator[Server]:
+    """A server on a SQLite database of its own with the demo services and accounts, after the
+    `flask` commands given; the database is removed afterwards. Use with `yield from`."""
+    name = f"{kind}-{uuid.uuid4().hex[:12]}"
+    database = directory / f"{name}.db"
+    env = {
+        "DATABASE_URL": f"sqlite:///{database}",
+        "SECRET_KEY": "test",
+        "SOCKETIO_CHANNEL": name,
+        "REDIS_URL": "",
+        **settings,
+    }
+    # The Dutch pages need the compiled catalogue (the .mo is not in git).
+    subprocess.run(
+        [str(BIN / "pybabel"), "-q", "compile", "-d", "translations"], cwd=ROOT, check=True
+    )
+    flask_command(["db", "upgrade"], env)
+    flask_command(["seed", "--demo"], env)
+    for args in commands:
+        flask_command(args, env)
+    with Server(env) as running:
+        yield running
+    database.unlink(missing_ok=True)

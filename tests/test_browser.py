@@ -1,40 +1,26 @@
 """The visitor's chat page and the staff inbox, in real browsers against a real server."""
 
-import subprocess
-import uuid
-
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
 
 from tests.browsers import sign_in, start_chromium, wait
-from tests.servers import BIN, ROOT, Server, flask_command
+from tests.servers import demo_server
 
 NOTE = "Interne notitie: maakt zich grote zorgen"
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    name = f"browser-{uuid.uuid4().hex[:12]}"
-    database = tmp_path_factory.mktemp(name) / "helpline.db"
-    env = {
-        "DATABASE_URL": f"sqlite:///{database}",
-        "SECRET_KEY": "test",
-        "SOCKETIO_CHANNEL": name,
-        "REDIS_URL": "",
-    }
-    # The Dutch pages need the compiled catalogue (the .mo is not in git).
-    subprocess.run(
-        [str(BIN / "pybabel"), "-q", "compile", "-d", "translations"], cwd=ROOT, check=True
+    yield from demo_server(
+        tmp_path_factory.mktemp("browser"),
+        "browser",
+        (
+            ["service", "hours", "helpwanted", "always"],
+            ["service", "hours", "stopitnow", "never"],
+        ),
     )
-    flask_command(["db", "upgrade"], env)
-    flask_command(["seed", "--demo"], env)
-    flask_command(["service", "hours", "helpwanted", "always"], env)
-    flask_command(["service", "hours", "stopitnow", "never"], env)
-    with Server(env) as running:
-        yield running
-    database.unlink(missing_ok=True)
 
 
 @pytest.fixture

@@ -1,7 +1,6 @@
 """Setting up two-factor sign-in in a real browser, under the strict Content-Security-Policy."""
 
 import re
-import uuid
 
 import pyotp
 import pytest
@@ -9,25 +8,16 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 
 from tests.browsers import DEMO_ACCOUNTS, start_chromium, wait
-from tests.servers import Server, flask_command
+from tests.servers import demo_server
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    name = f"enrolment-{uuid.uuid4().hex[:12]}"
-    database = tmp_path_factory.mktemp(name) / "helpline.db"
-    env = {
-        "DATABASE_URL": f"sqlite:///{database}",
-        "SECRET_KEY": "test-enrolment",
-        "SOCKETIO_CHANNEL": name,
-        "REDIS_URL": "",
-    }
-    flask_command(["db", "upgrade"], env)
-    flask_command(["seed", "--demo"], env)
-    flask_command(["staff", "reset-2fa", "counsellor@example.org"], env)
-    with Server(env) as running:
-        yield running
-    database.unlink(missing_ok=True)
+    yield from demo_server(
+        tmp_path_factory.mktemp("enrolment"),
+        "enrolment",
+        (["staff", "reset-2fa", "counsellor@example.org"],),
+    )
 
 
 @pytest.fixture

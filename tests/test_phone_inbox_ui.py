@@ -8,7 +8,6 @@ simulator derives from SECRET_KEY (helpline.config.finalise).
 import hashlib
 import re
 import secrets
-import uuid
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,7 @@ from selenium.webdriver.support import expected_conditions as EC
 
 from tests.browsers import sign_in, start_chromium, wait
 from tests.factories import call_sid, twilio_signature
-from tests.servers import Server, flask_command
+from tests.servers import demo_server
 
 SECRET_KEY = "test-phone-inbox"
 SIMULATED_ACCOUNT_SID = "AC" + "0" * 32
@@ -30,24 +29,17 @@ SCREENSHOTS = Path("/tmp")
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    name = f"phone-ui-{uuid.uuid4().hex[:12]}"
-    database = tmp_path_factory.mktemp(name) / "helpline.db"
-    env = {
-        "DATABASE_URL": f"sqlite:///{database}",
-        "SECRET_KEY": SECRET_KEY,
-        "SOCKETIO_CHANNEL": name,
-        "REDIS_URL": "",
-        # No account: the simulator answers instead of Twilio (there is no internet here).
-        "TWILIO_ACCOUNT_SID": "",
-        "TWILIO_AUTH_TOKEN": "",
-    }
-    flask_command(["db", "upgrade"], env)
-    flask_command(["seed", "--demo"], env)
-    flask_command(["service", "hours", "stopitnow", "always"], env)
-    flask_command(["service", "phone", "stopitnow", LINE], env)
-    with Server(env) as running:
-        yield running
-    database.unlink(missing_ok=True)
+    yield from demo_server(
+        tmp_path_factory.mktemp("phone-ui"),
+        "phone-ui",
+        (
+            ["service", "hours", "stopitnow", "always"],
+            ["service", "phone", "stopitnow", LINE],
+        ),
+        SECRET_KEY=SECRET_KEY,
+        TWILIO_ACCOUNT_SID="",
+        TWILIO_AUTH_TOKEN="",
+    )
 
 
 @pytest.fixture

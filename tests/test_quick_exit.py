@@ -1,9 +1,7 @@
 """Quick exit, in a real browser: Esc or the button leaves for a neutral site and takes the chat
 out of the browser, so Back and reopening the chat show nothing of it."""
 
-import subprocess
 import threading
-import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -12,7 +10,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
 
 from tests.browsers import start_chromium, wait
-from tests.servers import BIN, ROOT, Server, flask_command
+from tests.servers import demo_server
 
 MESSAGE = "Iemand dreigt mijn foto's te delen"
 
@@ -44,24 +42,12 @@ def neutral_site():
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, neutral_site):
-    name = f"exit-{uuid.uuid4().hex[:12]}"
-    database = tmp_path_factory.mktemp(name) / "helpline.db"
-    env = {
-        "DATABASE_URL": f"sqlite:///{database}",
-        "SECRET_KEY": "test",
-        "SOCKETIO_CHANNEL": name,
-        "REDIS_URL": "",
-        "QUICK_EXIT_URL": neutral_site,
-    }
-    subprocess.run(
-        [str(BIN / "pybabel"), "-q", "compile", "-d", "translations"], cwd=ROOT, check=True
+    yield from demo_server(
+        tmp_path_factory.mktemp("exit"),
+        "exit",
+        (["service", "hours", "helpwanted", "always"],),
+        QUICK_EXIT_URL=neutral_site,
     )
-    flask_command(["db", "upgrade"], env)
-    flask_command(["seed", "--demo"], env)
-    flask_command(["service", "hours", "helpwanted", "always"], env)
-    with Server(env) as running:
-        yield running
-    database.unlink(missing_ok=True)
 
 
 @pytest.fixture

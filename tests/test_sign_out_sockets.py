@@ -14,7 +14,7 @@ from helpline.extensions import db
 from helpline.inbox.models import StaffConnection
 from tests import factories
 from tests.test_inbox import open_chats
-from tests.test_two_servers import Peer, servers  # noqa: F401  (the fixture)
+from tests.test_two_servers import Peer, servers, signed_in  # noqa: F401  (the fixture)
 
 NS = "/inbox"
 
@@ -28,7 +28,7 @@ def test_signing_out_elsewhere_disconnects_the_open_inbox_and_it_hears_nothing_m
     anna.emit("open", {"conversation_id": 1})
     anna.drain()
     laptop = app.test_client()
-    laptop.post("/login", data={"email": anna.user.email, "password": factories.PASSWORD})
+    factories.sign_in(laptop, anna.user)
 
     laptop.post("/logout")
     person.say("Ben je daar nog?")
@@ -71,19 +71,6 @@ def test_a_socket_whose_session_ended_cannot_reply_even_before_it_is_disconnecte
     assert [m.body for m in factories.messages_of(1) if m.kind == "text"] == ["Bericht 0"]
 
 
-def _signed_in(url: str, email: str) -> requests.Session:
-    browser = requests.Session()
-    page = browser.get(f"{url}/login").text
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)[1]
-    answer = browser.post(
-        f"{url}/login",
-        data={"email": email, "password": factories.PASSWORD, "csrf_token": token},
-        allow_redirects=False,
-    )
-    assert answer.status_code == 302, answer.text
-    return browser
-
-
 def _sign_out(url: str, browser: requests.Session) -> None:
     page = browser.get(f"{url}/inbox").text
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)[1]
@@ -96,7 +83,7 @@ def _sign_out(url: str, browser: requests.Session) -> None:
 def test_signing_out_on_one_server_disconnects_the_inbox_on_the_other(app, servers):  # noqa: F811
     one, two = servers
     anna = factories.staff_user("Anna")
-    browser = _signed_in(one.url, anna.email)
+    browser = signed_in(one.url, anna.email)
     cookie = "; ".join(f"{c.name}={c.value}" for c in browser.cookies)
     inbox = Peer(two.url, NS, {"Cookie": cookie})
     visitor = Peer(one.url, "/chat")

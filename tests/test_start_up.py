@@ -50,8 +50,7 @@ def staff_cookie(app, user) -> str:
     """The session cookie of a signed-in staff member (the servers share the app's key)."""
     browser = app.test_client()
     with browser.session_transaction() as session:
-        session["_user_id"] = user.get_id()
-        session["_fresh"] = True
+        factories.signed_in_session(session, user)
     return f"session={browser.get_cookie('session').value}"
 
 

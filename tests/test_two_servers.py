@@ -66,7 +66,8 @@ class Peer:
         self.sio.disconnect()
 
 
-def sign_in(url: str, email: str) -> str:
+def signed_in(url: str, email: str) -> requests.Session:
+    """A browser session signed in on the server at `url`, through both steps."""
     session = requests.Session()
     page = session.get(f"{url}/login").text
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page) or re.search(
@@ -84,7 +85,12 @@ def sign_in(url: str, email: str) -> str:
         allow_redirects=False,
     )
     assert response.status_code == 302, response.text
-    return "; ".join(f"{c.name}={c.value}" for c in session.cookies)
+    return session
+
+
+def sign_in(url: str, email: str) -> str:
+    """The session cookie of a sign-in on the server at `url`."""
+    return "; ".join(f"{c.name}={c.value}" for c in signed_in(url, email).cookies)
 
 
 @pytest.fixture

@@ -1,6 +1,5 @@
 """Wrap-up in the staff inbox, in a real browser: categories by keyboard, summary, correction."""
 
-import uuid
 from pathlib import Path
 
 import pytest
@@ -11,7 +10,7 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select
 
 from tests.browsers import sign_in, start_chromium, wait
-from tests.servers import Server, flask_command
+from tests.servers import demo_server
 
 SCREENSHOTS = Path("/tmp")
 SUMMARY = "Dreiging met delen van foto; uitgelegd hoe te melden."
@@ -19,20 +18,11 @@ SUMMARY = "Dreiging met delen van foto; uitgelegd hoe te melden."
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    name = f"wrap-up-{uuid.uuid4().hex[:12]}"
-    database = tmp_path_factory.mktemp(name) / "helpline.db"
-    env = {
-        "DATABASE_URL": f"sqlite:///{database}",
-        "SECRET_KEY": "test-wrap-up",
-        "SOCKETIO_CHANNEL": name,
-        "REDIS_URL": "",
-    }
-    flask_command(["db", "upgrade"], env)
-    flask_command(["seed", "--demo"], env)
-    flask_command(["service", "hours", "helpwanted", "always"], env)
-    with Server(env) as running:
-        yield running
-    database.unlink(missing_ok=True)
+    yield from demo_server(
+        tmp_path_factory.mktemp("wrap-up"),
+        "wrap-up",
+        (["service", "hours", "helpwanted", "always"],),
+    )
 
 
 @pytest.fixture

@@ -102,6 +102,7 @@ const drafts = new Map(); // conversation id -> unsent text in the composer
 const wrapDrafts = new Map(); // conversation id -> {summary, checked} of an unfinished wrap-up
 const canBook = root.dataset.canBook === "true";
 const recategorisesAny = root.dataset.recategorisesAny === "true";
+const blocksAny = root.dataset.blocksAny === "true";
 let filters = readFilters();
 let current = null; // the opened conversation
 const blocking = wireBlock({ act, notice, opened: () => current.summary, strings: T });
@@ -588,7 +589,7 @@ function renderHead() {
   ui.claim.hidden = s.state !== "queued";
   ui.claim.textContent = ringing(s) ? T.accept_call : T.claim;
   ui.end.hidden = !["queued", "active"].includes(s.state);
-  blocking.render(s, mine(s) || leads);
+  blocking.render(s, mine(s) || blocksAny);
   ui.end.textContent = s.channel === "phone" ? T.end_conversation : T.end_chat;
   const transferable = s.state === "active";
   if (transferable && ui.transferBox.hidden) loadColleagues();
