@@ -98,6 +98,9 @@ def app(database_url_for_tests):
         "REDIS_URL": None,
         "WTF_CSRF_ENABLED": False,
         "VISITOR_SWEEP_SECONDS": 0,
+        # The test process is not monkey-patched: its background tasks are threads, whatever
+        # DATABASE_URL would choose for a server.
+        "SOCKETIO_ASYNC_MODE": "threading",
         "RATELIMIT_STORAGE_URI": "memory://",
         "SOCKETIO_CHANNEL": f"test-{uuid.uuid4().hex}",
         "TWILIO_ACCOUNT_SID": factories.ACCOUNT_SID,

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import func, select, update
 
+from helpline.abuse import service as abuse
 from helpline.extensions import db
 from helpline.followup.models import Booking
 from helpline.inbox import service as inbox
@@ -32,6 +33,7 @@ SAID = (
     "Profiel @geheim op Instagram",  # a referral's note
     "Fijn dat jullie er waren, mijn school is De Linde",  # a survey comment
     "Hij noemde zijn adres",  # a follow-up session's note
+    "Scheldt en stuurt dezelfde link steeds opnieuw",  # the reason a visitor was blocked
 )
 
 # Every anonymous person, as the database knows them.
@@ -113,6 +115,7 @@ def test_privacy_retention_purges_what_was_said_and_keeps_every_figure_of_the_re
         anna.drain()
         assert anna.say(1, "Ze vertelde dat ze 14 is.", note=True)["ok"]
         inbox.add_referral(1, anna.user, "takedown", local("2025-12-31 12:00").date(), SAID[5])
+        abuse.block(1, anna.user, 1, SAID[8], local("2025-12-31 12:00"))
         anna.emit("take_calls", {"on": False})
         voicemail, recording_sid = closed_voicemail(app, anna, local("2025-12-31 13:00"), "+3161")
     db.session.execute(update(SurveyAnswer).where(SurveyAnswer.id == 1).values(comment=SAID[6]))

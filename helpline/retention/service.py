@@ -3,7 +3,8 @@
 Purged per conversation: the text of every message and private note (events such as "Incoming
 call." stay), the summary, the form's answers and e-mail address, the caller's number (sealed
 and last two digits) and voicemail (deleted at Twilio), referral notes, the follow-up sessions'
-number and free text, and survey comments. Kept: the conversation's times, channel and
+number and free text, survey comments, and the reasons counsellors gave for blocking the
+conversation's visitor. Kept: the conversation's times, channel and
 categories, its anonymous client, contact moments, follow-up statuses and survey answers, so
 every figure of the reports stays the same.
 """
@@ -14,6 +15,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
 
+from helpline.abuse.models import VisitorBlock
 from helpline.extensions import db
 from helpline.followup.models import Booking
 from helpline.forms.models import FormSubmission
@@ -30,6 +32,8 @@ BATCH_SIZE = 200
 # How long a purge holds its service against other servers; renewed with every batch, so only
 # a server that died while purging lets another one in, once this has passed.
 LEASE = timedelta(minutes=10)
+# A block keeps that it had a reason (the table requires one), not what the counsellor wrote.
+REMOVED_REASON = "(removed after the retention period)"
 
 
 @dataclass
@@ -48,6 +52,7 @@ class Purged:
     referrals: int = 0
     followups: int = 0
     surveys: int = 0
+    blocks: int = 0
     # Left for a later run: Twilio could not delete their voicemail now.
     postponed: int = 0
 
@@ -211,6 +216,11 @@ def _blank(ids: list[int], voicemails_deleted: list[int], now: datetime) -> dict
             SurveyAnswer,
             [SurveyAnswer.conversation_id.in_(ids), SurveyAnswer.comment.is_not(None)],
             comment=None,
+        ),
+        "blocks": _set(
+            VisitorBlock,
+            [VisitorBlock.conversation_id.in_(ids), VisitorBlock.reason != REMOVED_REASON],
+            reason=REMOVED_REASON,
         ),
         "conversations": _set(
             Conversation,
