@@ -2,14 +2,20 @@
 
 import hashlib
 import hmac
+import re
 import time
 
+import pytest
 from sqlalchemy import inspect, select, text
 
+from helpline import create_app
 from helpline.auth.models import hasher
 from helpline.codes import ALPHABET, keyed_hash
+from helpline.config import ConfigurationError
 from helpline.extensions import db, socketio
 from helpline.forms.models import FormSubmission
+from helpline.inbox.models import Client
+from tests import factories
 from tests.test_forms import codes, helpwanted_answers, send
 
 ADDRESS = "203.0.113.77"
@@ -24,7 +30,7 @@ def everything_stored() -> str:
     return "\n".join(dump)
 
 
-def test_no_address_or_user_agent_is_stored_from_a_chat(app, counsellor):
+def test_privacy_no_address_or_user_agent_is_stored_from_a_chat(app, counsellor):
     environ = {"REMOTE_ADDR": ADDRESS, "HTTP_USER_AGENT": AGENT, "HTTP_X_FORWARDED_FOR": ADDRESS}
     browser = app.test_client()
     browser.get("/chat/helpwanted", environ_base=environ)
@@ -48,24 +54,52 @@ def test_no_address_or_user_agent_is_stored_from_a_chat(app, counsellor):
     assert "v" * 43 not in stored  # the browser token is kept only as a keyed hash
 
 
-def test_visitor_pages_set_no_cookies_and_send_strict_security_headers(app, client):
+def test_privacy_chat_pages_and_the_chat_socket_set_no_cookies(app, client):
     for path in ("/", "/chat/helpwanted", "/chat/stopitnow?lang=en"):
         response = client.get(path)
         assert response.status_code == 200
         assert "Set-Cookie" not in response.headers
-        csp = response.headers["Content-Security-Policy"]
-        assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
-        assert response.headers["X-Content-Type-Options"] == "nosniff"
-        assert response.headers["Referrer-Policy"] == "same-origin"
+    # The socket's first request, as a browser makes it (long-polling), sets none either.
+    handshake = client.get("/socket.io/?EIO=4&transport=polling")
+    assert handshake.status_code == 200
+    assert "Set-Cookie" not in handshake.headers
+    person = socketio.test_client(app, namespace="/chat", flask_test_client=client)
+    ack = person.emit(
+        "message",
+        {"service": "helpwanted", "visitor": "v" * 43, "client_msg_id": "abcdefgh1", "body": "hoi"},
+        namespace="/chat",
+        callback=True,
+    )
+    assert ack["ok"]
+    assert client.get_cookie("session") is None
+    person.disconnect(namespace="/chat")
 
 
-def test_browser_token_hash_depends_on_the_server_secret(app, visitor):
-    from helpline.inbox.models import Client
+def test_privacy_a_form_page_sets_one_session_cookie_holding_only_its_csrf_token(app, client):
+    app.config["WTF_CSRF_ENABLED"] = True
 
-    visitor(browser_token="b" * 43).say("hoi")
-    first = db.session.scalar(select(Client.browser_hash))
+    page = client.get("/form/helpwanted")
 
-    assert len(first) == 64 and first != "b" * 43
+    cookies = page.headers.getlist("Set-Cookie")
+    assert len(cookies) == 1
+    cookie = cookies[0].lower()
+    assert cookie.startswith("session=") and "httponly" in cookie
+    assert "expires=" not in cookie and "max-age=" not in cookie  # ends with the browser
+    serializer = app.session_interface.get_signing_serializer(app)
+    assert set(serializer.loads(client.get_cookie("session").value)) == {"csrf_token"}
+
+
+def test_privacy_the_browser_token_is_stored_only_as_an_hmac_under_the_hash_key(app, visitor):
+    token = "b" * 43
+    visitor(browser_token=token).say("hoi")
+    stored = db.session.scalar(select(Client.browser_hash))
+
+    assert stored == keyed_hash("browser", token)
+    expected = hmac.new(app.config["HASH_KEY"], f"browser:{token}".encode(), hashlib.sha256)
+    assert stored == expected.hexdigest()
+    other_key = hmac.new(b"another key", f"browser:{token}".encode(), hashlib.sha256)
+    assert stored != other_key.hexdigest()  # without HASH_KEY it links to no token
+    assert token not in everything_stored()
 
 
 def test_privacy_conversation_tokens_are_stored_only_as_keyed_hashes(app, visitor, counsellor):
@@ -128,3 +162,97 @@ def refusal_seconds(client, code: str, secret: str) -> float:
         timings.append(time.perf_counter() - started)
         assert refused.status_code == 422
     return min(timings)
+
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "media-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+        "frame-ancestors 'none'; form-action 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+}
+
+
+def test_privacy_every_page_and_response_carries_the_security_headers(app, client):
+    responses = {
+        "start page": client.get("/"),
+        "chat": client.get("/chat/helpwanted"),
+        "form": client.get("/form/helpwanted"),
+        "reply page": client.get("/form/reply"),
+        "sign-in": client.get("/login"),
+        "page not found": client.get("/no/such/page"),
+        "refused form": client.post("/form/helpwanted", data={}),
+        "staff page, signed out": client.get("/inbox"),
+        "API without a token": client.get("/api/v1/conversations"),
+        "static file": client.get("/static/js/chat.js"),
+    }
+
+    for name, response in responses.items():
+        sent = {header: response.headers.get(header) for header in SECURITY_HEADERS}
+        assert sent == SECURITY_HEADERS, name
+        response.close()
+
+
+VISITOR_PAGES = ("/", "/chat/helpwanted", "/form/helpwanted", "/form/stopitnow", "/form/reply")
+
+
+def test_privacy_visitor_pages_load_nothing_from_another_site(app, client):
+    for path in VISITOR_PAGES:
+        page = client.get(path).get_data(as_text=True)
+        loaded = re.findall(r"<(?:script|link|img|iframe|audio|video|source)\b[^>]*>", page)
+        assert loaded, path
+        for tag in loaded:
+            for address in re.findall(r'(?:src|href)="([^"]*)"', tag):
+                on_this_site = address.startswith("/") and not address.startswith("//")
+                assert on_this_site or address.startswith("data:"), (path, tag)
+
+
+def test_privacy_socket_connections_from_another_sites_pages_are_refused(app, client):
+    handshake = "/socket.io/?EIO=4&transport=polling"
+
+    elsewhere = client.get(handshake, headers={"Origin": "https://evil.example"})
+    same_site = client.get(handshake, headers={"Origin": "http://localhost"})
+
+    assert elsewhere.status_code == 400
+    assert same_site.status_code == 200
+
+
+def test_privacy_form_and_reply_pages_are_never_cached(app, client):
+    form = client.get("/form/helpwanted")
+    thanks = send(client, **helpwanted_answers())
+    code, secret = codes(thanks.get_data(as_text=True))
+    reply = client.post("/form/reply", data={"code": code, "secret": secret})
+
+    for response in (form, thanks, client.get("/form/reply"), reply):
+        assert response.status_code == 200
+        assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_privacy_production_refuses_the_default_secret_key_and_sends_cookies_only_over_https(
+    app, database_url_for_tests, monkeypatch
+):
+    monkeypatch.setenv("HELPLINE_ENV", "production")
+    production = {"SQLALCHEMY_DATABASE_URI": database_url_for_tests, "REDIS_URL": None}
+
+    with pytest.raises(ConfigurationError, match="SECRET_KEY"):
+        create_app(production)
+    secured = create_app({**production, "SECRET_KEY": "a real secret"})
+    with secured.app_context():
+        db.engine.dispose()
+
+    assert secured.config["SESSION_COOKIE_SECURE"] is True
+    assert secured.config["REMEMBER_COOKIE_SECURE"] is True
+
+
+def test_privacy_the_staff_session_cookie_is_http_only_and_same_site_lax(app, client):
+    user = factories.staff_user("Anna")
+
+    factories.sign_in(client, user)
+
+    cookie = client.get_cookie("session")
+    assert cookie is not None and cookie.http_only and cookie.same_site == "Lax"
+    assert client.get("/inbox").status_code == 200
