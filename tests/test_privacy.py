@@ -3,19 +3,23 @@
 import hashlib
 import hmac
 import re
+import secrets
 import time
 
 import pytest
+import redis
+from flask import current_app
 from sqlalchemy import inspect, select, text
 
 from helpline import create_app
 from helpline.auth.models import hasher
 from helpline.codes import ALPHABET, keyed_hash
 from helpline.config import ConfigurationError
-from helpline.extensions import db, socketio
+from helpline.extensions import anonymous_rate_key, db, socketio
 from helpline.forms.models import FormSubmission
 from helpline.inbox.models import Client
 from tests import factories
+from tests.addresses import VisitorAt
 from tests.test_forms import codes, helpwanted_answers, send
 
 ADDRESS = "203.0.113.77"
@@ -256,3 +260,48 @@ def test_privacy_the_staff_session_cookie_is_http_only_and_same_site_lax(app, cl
     cookie = client.get_cookie("session")
     assert cookie is not None and cookie.http_only and cookie.same_site == "Lax"
     assert client.get("/inbox").status_code == 200
+
+
+def test_privacy_redis_holds_only_keyed_hashes_of_addresses_each_with_an_expiry(
+    app, database_url_for_tests, redis_url, caplog
+):
+    server = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": database_url_for_tests,
+            "TESTING": True,
+            # A key of its own, so that no earlier test's counters stand for these.
+            "SECRET_KEY": secrets.token_hex(16),
+            "WTF_CSRF_ENABLED": False,
+            "REDIS_URL": None,
+            "RATELIMIT_STORAGE_URI": redis_url,
+            "SOCKETIO_CHANNEL": app.config["SOCKETIO_CHANNEL"],
+            "VISITOR_SWEEP_SECONDS": 0,
+        }
+    )
+    shared = redis.Redis.from_url(redis_url, decode_responses=True)
+    before = set(shared.keys("*"))
+    browser = server.test_client()
+    browser.environ_base["REMOTE_ADDR"] = ADDRESS
+
+    assert VisitorAt(server, ADDRESS).start_new_chat("hoi")["ok"]
+    assert send(browser, **helpwanted_answers()).status_code == 200
+    browser.post("/login", data={"email": "nobody@example.org", "password": "x" * 12})
+
+    made = set(shared.keys("*")) - before
+    with server.app_context():
+        place, limiter_key = keyed_hash("address", ADDRESS), anonymous_rate_key_for(ADDRESS)
+        db.engine.dispose()
+    assert any(place in key for key in made)  # new chats counted by address, the chat's mark
+    assert sum(limiter_key in key for key in made) >= 2  # the form's and sign-in's limits
+    for key in made:
+        assert ADDRESS not in key and ADDRESS not in str(shared.dump(key))
+        assert shared.ttl(key) > 0, key  # each expires by itself
+    stored = everything_stored()
+    assert place not in stored and limiter_key not in stored and ADDRESS not in stored
+    assert ADDRESS not in caplog.text and place not in caplog.text
+
+
+def anonymous_rate_key_for(address: str) -> str:
+    """The rate-limit key of a request from `address`."""
+    with current_app.test_request_context(environ_base={"REMOTE_ADDR": address}):
+        return anonymous_rate_key()
