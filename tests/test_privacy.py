@@ -12,6 +12,7 @@ from flask import current_app
 from sqlalchemy import inspect, select, text
 
 from helpline import create_app
+from helpline.api import service as api_service
 from helpline.auth.models import hasher
 from helpline.codes import ALPHABET, keyed_hash
 from helpline.config import ConfigurationError
@@ -305,3 +306,27 @@ def anonymous_rate_key_for(address: str) -> str:
     """The rate-limit key of a request from `address`."""
     with current_app.test_request_context(environ_base={"REMOTE_ADDR": address}):
         return anonymous_rate_key()
+
+
+def test_privacy_no_staff_member_sees_an_address_a_browser_token_or_a_conversation_token(
+    app, counsellor
+):
+    anna, sam = counsellor("Anna"), counsellor("Sam", role="supervisor")
+    person = VisitorAt(app, ADDRESS, browser_token="w" * 43)
+    person.say("Ik wil iets vragen")
+    seen = [anna.emit("list", {}), anna.claim(1), anna.emit("open", {"conversation_id": 1})]
+    seen += [anna.emit("history", {"conversation_id": 1}), anna.say(1, "Vertel maar")]
+    person.say("Het gaat over school")
+    seen += [sam.emit("open", {"conversation_id": 1}), anna.drain(), sam.drain()]
+    api = {"Authorization": f"Bearer {api_service.create_token(sam.user, 'test').value}"}
+    seen += [
+        sam.http.get("/inbox").get_data(as_text=True),
+        app.test_client().get("/api/v1/conversations", headers=api).get_json(),
+        app.test_client().get("/api/v1/conversations/1", headers=api).get_json(),
+    ]
+
+    everything_shown = str(seen)
+    assert "Het gaat over school" in everything_shown  # staff did see the chat itself
+    for secret in (person.token, person.browser, ADDRESS, keyed_hash("address", ADDRESS)):
+        assert secret not in everything_shown
+    person.close()
