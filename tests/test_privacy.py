@@ -2,9 +2,11 @@
 
 import hashlib
 import hmac
+import logging
 import re
 import secrets
 import time
+from pathlib import Path
 
 import pytest
 import redis
@@ -23,6 +25,7 @@ from tests import factories
 from tests.addresses import VisitorAt
 from tests.test_forms import codes, helpwanted_answers, send
 
+ROOT = Path(__file__).resolve().parent.parent
 ADDRESS = "203.0.113.77"
 AGENT = "Mozilla/5.0 (VisitorPhone; Unique-Agent-7f3a)"
 
@@ -330,3 +333,60 @@ def test_privacy_no_staff_member_sees_an_address_a_browser_token_or_a_conversati
     for secret in (person.token, person.browser, ADDRESS, keyed_hash("address", ADDRESS)):
         assert secret not in everything_shown
     person.close()
+
+
+def test_privacy_every_visitor_page_has_the_quick_exit_button_and_its_esc_key(
+    app, client, visitor, counsellor
+):
+    thanks = send(client, **helpwanted_answers())
+    code, secret = codes(thanks.get_data(as_text=True))
+    person = visitor()
+    person.say("hoi")
+    anna = counsellor()
+    anna.claim(2)
+    anna.emit("end", {"conversation_id": 2})
+    state = person.received("state")[-1]
+    pages = {
+        "start page": client.get("/"),
+        "chat": client.get("/chat/helpwanted"),
+        "form": client.get("/form/stopitnow"),
+        "thank-you page": thanks,
+        "reply look-up": client.get("/form/reply"),
+        "reply page": client.post("/form/reply", data={"code": code, "secret": secret}),
+        "survey": client.get(state["survey_url"]),
+        "booked chat": client.get("/afspraak"),
+        "error page": client.get("/no/such/page"),
+    }
+
+    for name, response in pages.items():
+        assert response.status_code == (404 if name == "error page" else 200), name
+        page = response.get_data(as_text=True)
+        assert f'id="quick-exit" href="{app.config["QUICK_EXIT_URL"]}"' in page, name
+        assert 'aria-keyshortcuts="Escape"' in page, name
+        # exit.js answers the button and Esc; the chat page's own script imports it.
+        assert "/static/js/exit.js" in page or "/static/js/chat.js" in page, name
+    assert 'import "./exit.js";' in (ROOT / "static" / "js" / "chat.js").read_text()
+
+
+def test_privacy_no_log_line_names_a_visitors_address_user_agent_or_words(
+    app, client, counsellor, caplog
+):
+    caplog.set_level(logging.DEBUG)
+    environ = {"REMOTE_ADDR": ADDRESS, "HTTP_USER_AGENT": AGENT}
+    for path in ("/", "/chat/helpwanted", "/form/helpwanted", "/no/such/page"):
+        client.get(path, environ_base=environ)
+    person = VisitorAt(app, ADDRESS)
+    person.say("Mijn naam is Noor")
+    anna = counsellor()
+    anna.claim(1)
+    anna.say(1, "Dag Noor")
+    person.close()
+
+    assert "Mijn naam is Noor" in str(factories.messages_of(1)[0].body)
+    assert ADDRESS not in caplog.text and "Unique-Agent-7f3a" not in caplog.text
+    assert "Noor" not in caplog.text
+    # The development server's access log (it starts with the address) and the socket layer's
+    # log of every message are off.
+    assert logging.getLogger("werkzeug").getEffectiveLevel() >= logging.WARNING
+    assert logging.getLogger("engineio.server").getEffectiveLevel() >= logging.WARNING
+    assert logging.getLogger("socketio.server").getEffectiveLevel() >= logging.WARNING
