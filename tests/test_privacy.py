@@ -9,7 +9,7 @@ from pathlib import Path
 
 import redis
 from flask import current_app
-from sqlalchemy import inspect, select, text
+from sqlalchemy import inspect, select, text, update
 
 from helpline import create_app
 from helpline.api import service as api_service
@@ -17,10 +17,11 @@ from helpline.auth.models import hasher
 from helpline.codes import ALPHABET, keyed_hash
 from helpline.extensions import anonymous_rate_key, db, socketio
 from helpline.forms.models import FormSubmission
-from helpline.inbox.models import Client
+from helpline.inbox.models import Client, Service
 from tests import factories
 from tests.addresses import VisitorAt
 from tests.test_forms import codes, helpwanted_answers, send
+from tests.test_phone import COUNSELLOR_PHONE, NUMBER, SERVICE_NUMBER, ask_for_callback
 
 ROOT = Path(__file__).resolve().parent.parent
 ADDRESS = "203.0.113.77"
@@ -225,3 +226,28 @@ def test_privacy_no_log_line_names_a_visitors_address_user_agent_or_words(
     assert logging.getLogger("werkzeug").getEffectiveLevel() >= logging.WARNING
     assert logging.getLogger("engineio.server").getEffectiveLevel() >= logging.WARNING
     assert logging.getLogger("socketio.server").getEffectiveLevel() >= logging.WARNING
+
+
+def test_privacy_a_callers_number_reaches_no_staff_browser_and_no_log_line(app, counsellor, caplog):
+    caplog.set_level(logging.DEBUG)
+    db.session.execute(
+        update(Service).where(Service.slug == "stopitnow").values(phone_number=SERVICE_NUMBER)
+    )
+    user = factories.staff_user("Anna")
+    user.phone_endpoint = COUNSELLOR_PHONE
+    db.session.commit()
+    anna, sam = counsellor(user=user), counsellor("Sam", role="supervisor")
+    caller = ask_for_callback(app)
+    shown = [anna.emit("list", {}), anna.claim(1), anna.emit("open", {"conversation_id": 1})]
+    shown += [anna.emit("call_back", {"conversation_id": 1}), anna.drain(), sam.drain()]
+    shown.append(anna.http.get("/inbox").get_data(as_text=True))
+    caller.status("completed", 30)
+
+    assert f"'caller': '…{NUMBER[-2:]}'" in str(shown)  # the inbox shows the last two digits
+    hashed = keyed_hash("phone", NUMBER)
+    for trace in (NUMBER, NUMBER[1:], NUMBER[3:], hashed):
+        assert trace not in str(shown)
+        assert trace not in caplog.text
+    # The callback did go out, to Twilio only, with the number decrypted on the server.
+    twilio = app.config["TWILIO_HTTP_CLIENT"]
+    assert any(NUMBER in str(request) for request in twilio.requests)
