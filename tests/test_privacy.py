@@ -1,8 +1,10 @@
 """Visitors stay anonymous: nothing about their address or browser is kept."""
 
+import ast
 import hashlib
 import hmac
 import logging
+import re
 import secrets
 import time
 from pathlib import Path
@@ -251,3 +253,42 @@ def test_privacy_a_callers_number_reaches_no_staff_browser_and_no_log_line(app, 
     # The callback did go out, to Twilio only, with the number decrypted on the server.
     twilio = app.config["TWILIO_HTTP_CLIENT"]
     assert any(NUMBER in str(request) for request in twilio.requests)
+
+
+def test_privacy_the_inbox_list_and_its_live_rows_hold_no_message_text(app, visitor, counsellor):
+    anna, sam = counsellor("Anna"), counsellor("Sam")
+    person = visitor()
+    person.say("Mijn geheime verhaal")
+    anna.claim(1)
+    anna.say(1, "Vertel")
+    anna.say(1, "Geheime notitie", note=True)
+    person.say("Nog een geheim")
+
+    listed = sam.emit("list", {})
+    live = sam.received("conversation")
+
+    assert [row["id"] for row in listed["conversations"]] == [1] and live
+    assert listed["conversations"][0]["unread"] == 2  # what it holds: counts, no words
+    for shown in (str(listed), str(live)):
+        assert "eheim" not in shown and "Vertel" not in shown
+
+
+def test_privacy_every_test_named_in_privacy_md_exists():
+    document = (ROOT / "docs" / "privacy.md").read_text()
+    named = re.findall(r"tests/(\w+\.py)::(\w+)", document)
+    missing = []
+    for file_name, test_name in named:
+        path = ROOT / "tests" / file_name
+        tree = ast.parse(path.read_text()) if path.exists() else ast.Module(body=[])
+        functions = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+        if not test_name.startswith("test_") or test_name not in functions:
+            missing.append(f"tests/{file_name}::{test_name}")
+
+    assert len(named) > 40
+    assert missing == []
+    # Every test the document names is named so a reader can find it: with its file.
+    assert len(re.findall(r"\btest_\w+", document)) == len(named)
+    # Each section that makes promises says what tests them.
+    sections = re.split(r"^## ", document, flags=re.MULTILINE)[1:]
+    untested = [s.splitlines()[0] for s in sections if "Tested by:" not in s]
+    assert untested == ["Known limits"]
