@@ -292,3 +292,13 @@ def test_privacy_every_test_named_in_privacy_md_exists():
     sections = re.split(r"^## ", document, flags=re.MULTILINE)[1:]
     untested = [s.splitlines()[0] for s in sections if "Tested by:" not in s]
     assert untested == ["Known limits"]
+
+
+def test_privacy_forms_refused_for_their_answers_do_not_count_against_the_limit(app, client):
+    app.config["FORM_RATE_LIMIT"] = "2 per minute"
+
+    refused = [send(client, **helpwanted_answers(what_happened="")) for _ in range(3)]
+    taken = [send(client, **helpwanted_answers()).status_code for _ in range(3)]
+
+    assert [response.status_code for response in refused] == [422, 422, 422]
+    assert taken == [200, 200, 429]
