@@ -287,7 +287,8 @@ def test_privacy_every_test_named_in_privacy_md_exists():
     assert len(named) > 40
     assert missing == []
     # Every test the document names is named so a reader can find it: with its file.
-    assert len(re.findall(r"\btest_\w+", document)) == len(named)
+    unplaced = re.sub(r"tests/\w+\.py(::\w+)?", "", document)
+    assert re.findall(r"\btest_\w+", unplaced) == []
     # Each section that makes promises says what tests them.
     sections = re.split(r"^## ", document, flags=re.MULTILINE)[1:]
     untested = [s.splitlines()[0] for s in sections if "Tested by:" not in s]
