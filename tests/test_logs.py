@@ -194,4 +194,5 @@ def test_the_server_log_names_no_address_for_a_request_it_cannot_read_and_no_tok
     assert log.count("Invalid request") == len(unreadable)
     assert "127.0.0.1" not in log.replace(f"Listening at: {server.url}", "")
     assert "ip=" not in log
+    assert "python-requests" not in log  # the feed request's user agent
     assert token not in log
