@@ -354,3 +354,26 @@ def allow_audit_entries() -> None:
         else:
             connection.execute(text("DROP TRIGGER refuse_audit ON audit_entry"))
             connection.execute(text("DROP FUNCTION refuse_audit()"))
+
+
+def test_privacy_a_therapist_lists_only_the_conversations_assigned_to_them(
+    app, visitor, counsellor
+):
+    for words in ("eerste", "tweede", "derde"):
+        visitor().say(words)
+    anna, tess = counsellor("Anna"), counsellor("Tess", role="therapist")
+    anna.claim(1)
+    # A booked chat session is assigned to its therapist (helpline.followup).
+    db.session.execute(
+        update(Conversation)
+        .where(Conversation.id == 3)
+        .values(assignee_id=tess.user_id, state="active")
+    )
+    db.session.commit()
+
+    listed = tess.emit("list", {})
+    everything = tess.emit("list", {"mine": False})
+
+    assert [row["id"] for row in listed["conversations"]] == [3]
+    assert [row["id"] for row in everything["conversations"]] == [3]
+    assert len(anna.emit("list", {})["conversations"]) == 3
