@@ -23,6 +23,7 @@ from helpline.inbox.models import Client, Conversation, Service
 from tests import factories
 from tests.addresses import VisitorAt
 from tests.test_forms import codes, helpwanted_answers, send
+from tests.test_logs import database_refuses
 from tests.test_phone import COUNSELLOR_PHONE, NUMBER, SERVICE_NUMBER, ask_for_callback
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -313,47 +314,15 @@ def test_privacy_a_staff_action_whose_audit_entry_cannot_be_written_does_not_hap
     anna = counsellor()
     assert anna.claim(1)["ok"]
     person.received("message")  # "Anna joined the conversation."
-    refuse_audit_entries()
-    try:
+    with database_refuses("audit_entry"):
         replied = anna.say(1, "Dit antwoord wordt niet bewaard")
         ended = anna.emit("end", {"conversation_id": 1})
-    finally:
-        allow_audit_entries()
 
     assert not replied["ok"] and not ended["ok"]
     db.session.rollback()
     assert "Dit antwoord wordt niet bewaard" not in everything_stored()
     assert db.session.get(Conversation, 1).state == "active"
     assert person.received("message") == []
-
-
-def refuse_audit_entries() -> None:
-    """A trigger that makes the database refuse every new audit entry."""
-    if db.engine.dialect.name == "sqlite":
-        statements = [
-            "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_entry "
-            "BEGIN SELECT RAISE(ABORT, 'audit refused'); END"
-        ]
-    else:
-        statements = [
-            "CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql AS "
-            "$$ BEGIN RAISE EXCEPTION 'audit refused'; END $$",
-            "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_entry "
-            "FOR EACH ROW EXECUTE FUNCTION refuse_audit()",
-        ]
-    with db.engine.begin() as connection:
-        for statement in statements:
-            connection.execute(text(statement))
-
-
-def allow_audit_entries() -> None:
-    db.session.rollback()
-    with db.engine.begin() as connection:
-        if db.engine.dialect.name == "sqlite":
-            connection.execute(text("DROP TRIGGER refuse_audit"))
-        else:
-            connection.execute(text("DROP TRIGGER refuse_audit ON audit_entry"))
-            connection.execute(text("DROP FUNCTION refuse_audit()"))
 
 
 def test_privacy_a_therapist_lists_only_the_conversations_assigned_to_them(
