@@ -281,6 +281,7 @@ def test_the_therapist_records_the_outcome_once_the_session_started(
     )
     booking = db.session.get(Booking, booking.id)
     assert (booking.status, booking.outcome_by_id) == ("referred", therapist.id)
+    assert (therapist.id, "followup.outcome") in audit_actions(conversation.id)
     assert messages_of(conversation.id)[-1].body == (
         "Follow-up session of Mon 30 Mar 2026 10:00: held, and referred into treatment."
     )

@@ -407,7 +407,7 @@ def test_no_address_no_mail(app, client, counsellor, smtp):
     assert smtp.messages == []
 
 
-def test_no_address_or_user_agent_is_stored_from_a_form(app, client):
+def test_privacy_no_address_or_user_agent_is_stored_from_a_form(app, client):
     from tests.test_privacy import ADDRESS, AGENT, everything_stored
 
     client.post(

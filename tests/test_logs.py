@@ -6,14 +6,17 @@ repeats the refused row), on SQLite a trigger. Every log line is captured at DEB
 """
 
 import contextlib
+import http.server
 import logging
 import socket
+import threading
 import time
 import uuid
 
 import pytest
 import requests
 from sqlalchemy import text, update
+from twilio.http.http_client import TwilioHttpClient
 
 from helpline.codes import keyed_hash
 from helpline.extensions import db
@@ -194,4 +197,54 @@ def test_the_server_log_names_no_address_for_a_request_it_cannot_read_and_no_tok
     assert log.count("Invalid request") == len(unreadable)
     assert "127.0.0.1" not in log.replace(f"Listening at: {server.url}", "")
     assert "ip=" not in log
+    assert "python-requests" not in log  # the feed request's user agent
     assert token not in log
+
+
+class TwilioStandIn(http.server.BaseHTTPRequestHandler):
+    """Answers each REST request as Twilio does, so its library's own client can be used."""
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"] or 0))
+        body = b'{"sid": "CA00000000000000000000000000000000", "status": "queued"}'
+        self.send_response(201)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_privacy_twilios_library_logs_the_requests_of_a_callback_without_the_numbers(
+    app, counsellor, logs
+):
+    from tests.test_phone import COUNSELLOR_PHONE, ask_for_callback
+
+    number = "+31612345678"
+    db.session.execute(update(Service).where(Service.slug == "stopitnow").values(phone_number=LINE))
+    user = factories.staff_user("Anna")
+    user.phone_endpoint = COUNSELLOR_PHONE
+    db.session.commit()
+    anna = counsellor(user=user)
+    ask_for_callback(app, number)
+    anna.claim(1)
+    assert anna.emit("call_back", {"conversation_id": 1})["ok"]
+    made = list(app.config["TWILIO_HTTP_CLIENT"].requests)
+    stand_in = http.server.ThreadingHTTPServer(("127.0.0.1", 0), TwilioStandIn)
+    threading.Thread(target=stand_in.serve_forever, daemon=True).start()
+
+    # The same requests, as Twilio's own HTTP client sends (and logs) them in production.
+    try:
+        for request in made:
+            url = f"http://127.0.0.1:{stand_in.server_port}{request['path']}"
+            TwilioHttpClient(timeout=5).request(
+                request["method"], url, params=request["params"], data=request["data"]
+            )
+    finally:
+        stand_in.shutdown()
+
+    assert any(number in str(request["data"]) for request in made)  # the callback's numbers
+    assert "POST Request: http://127.0.0.1" in logged(logs)  # the library does log requests
+    assert_not_logged(logs, number, number[3:], COUNSELLOR_PHONE)

@@ -108,7 +108,9 @@ def test_privacy_quick_exit_clears_the_chat_from_the_browser(server, neutral_sit
     assert MESSAGE not in browser.page_source
 
 
-def test_esc_and_the_button_leave_the_contact_form_too(server, neutral_site, browser):
+def test_privacy_quick_exit_by_esc_or_the_button_leaves_the_contact_form_in_its_place(
+    server, neutral_site, browser
+):
     browser.get(server.url + "/form/helpwanted")
     browser.find_element(By.ID, "f-what_happened").send_keys("Iemand dreigt")
 
@@ -122,3 +124,27 @@ def test_esc_and_the_button_leave_the_contact_form_too(server, neutral_site, bro
     browser.get(server.url + "/form/helpwanted")
     browser.find_element(By.ID, "quick-exit").click()
     wait(browser, on(neutral_site), "the button did not leave the form")
+
+
+def test_privacy_removing_the_conversation_from_this_device_clears_the_browser(server, browser):
+    browser.get(server.url + "/chat/helpwanted")
+    box = browser.find_element(By.ID, "body")
+    box.send_keys(MESSAGE)
+    box.send_keys(Keys.ENTER)
+    wait(
+        browser,
+        EC.text_to_be_present_in_element((By.CSS_SELECTOR, ".msg--mine .msg__status"), "Verzonden"),
+        "the message was not acknowledged",
+    )
+    assert "helpline.conversation.helpwanted" in stored(browser)["local"]
+
+    browser.find_element(By.ID, "forget").click()
+    wait(browser, EC.alert_is_present(), "no confirmation was asked")
+    browser.switch_to.alert.accept()
+
+    wait(browser, lambda d: stored(d) == {"local": [], "session": []}, "the chat stayed stored")
+    wait(browser, EC.text_to_be_present_in_element((By.ID, "status"), "Stuur een bericht"))
+    browser.get(server.url + "/chat/helpwanted")
+    wait(browser, EC.text_to_be_present_in_element((By.ID, "status"), "Stuur een bericht"))
+    assert bodies(browser) == []
+    assert stored(browser) == {"local": [], "session": []}

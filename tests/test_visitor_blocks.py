@@ -157,7 +157,7 @@ def test_a_block_needs_a_reason_and_one_of_the_offered_durations(app, visitor_at
     assert db.session.scalar(select(func.count()).select_from(VisitorBlock)) == 0
 
 
-def test_a_block_is_audited_and_keeps_no_address_or_browser_token(
+def test_privacy_a_block_is_audited_by_its_id_and_keeps_no_address_or_browser_token(
     app, visitor_at, counsellor, caplog
 ):
     caplog.set_level(logging.DEBUG)
@@ -172,6 +172,8 @@ def test_a_block_is_audited_and_keeps_no_address_or_browser_token(
     db.session.rollback()
     entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "visitor.block"))
     assert (entry.actor_id, entry.conversation_id) == (anna.user_id, conversation_id)
+    blocked = db.session.scalar(select(VisitorBlock))
+    assert entry.detail == {"block_id": blocked.id, "hours": 24}  # the block, not its reason
     stored = everything_stored()
     logged = "\n".join(r.getMessage() for r in caplog.records)
     secrets_of_visitor = (SCHOOL, keyed_hash("address", SCHOOL), person.browser)
