@@ -122,6 +122,14 @@ def staff_phone(email: str, endpoint: str | None) -> None:
     click.echo(f"{user.email}: {endpoint or 'no phone'}")
 
 
+def _service(slug: str) -> Service:
+    """The service a command names, or a usage error."""
+    service = db.session.scalar(select(Service).where(Service.slug == slug))
+    if service is None:
+        raise click.BadParameter(f"no service {slug!r}")
+    return service
+
+
 def register(app: Flask) -> None:
     @app.cli.command("seed")
     @click.option("--demo", is_flag=True, help="Also create the demo staff accounts.")
@@ -161,9 +169,7 @@ def register(app: Flask) -> None:
             hours.parse(spec)
         except hours.InvalidHours as error:
             raise click.BadParameter(str(error)) from error
-        service = db.session.scalar(select(Service).where(Service.slug == slug))
-        if service is None:
-            raise click.BadParameter(f"no service {slug!r}")
+        service = _service(slug)
         service.opening_hours = spec
         db.session.commit()
         click.echo(f"{service.name}: {spec}")
@@ -175,9 +181,7 @@ def register(app: Flask) -> None:
         """Set the Twilio number of a service (+3180...), or clear it."""
         if number and not E164.match(number):
             raise click.BadParameter("write the number in E.164, e.g. +318001234567")
-        service = db.session.scalar(select(Service).where(Service.slug == slug))
-        if service is None:
-            raise click.BadParameter(f"no service {slug!r}")
+        service = _service(slug)
         owner = db.session.scalar(select(Service).where(Service.phone_number == number))
         if number and owner is not None and owner.id != service.id:
             raise click.BadParameter(f"{number} belongs to {owner.slug}")
@@ -190,9 +194,7 @@ def register(app: Flask) -> None:
     @click.argument("days", type=click.IntRange(min=1))
     def service_retention(slug: str, days: int) -> None:
         """Purge what was said in a service's conversations this many days after closing."""
-        service = db.session.scalar(select(Service).where(Service.slug == slug))
-        if service is None:
-            raise click.BadParameter(f"no service {slug!r}")
+        service = _service(slug)
         service.retention_days = days
         db.session.commit()
         click.echo(f"{service.name}: what was said is purged {days} days after closing")
@@ -202,9 +204,7 @@ def register(app: Flask) -> None:
     @click.argument("switch", type=click.Choice(["on", "off"]))
     def service_phone_survey(slug: str, switch: str) -> None:
         """Offer callers the keypad survey after a call (on), or not (off)."""
-        service = db.session.scalar(select(Service).where(Service.slug == slug))
-        if service is None:
-            raise click.BadParameter(f"no service {slug!r}")
+        service = _service(slug)
         service.phone_survey = switch == "on"
         db.session.commit()
         click.echo(f"{service.name}: keypad survey after calls {switch}")
@@ -214,9 +214,7 @@ def register(app: Flask) -> None:
     @click.argument("places", type=click.IntRange(min=1))
     def service_queue_limit(slug: str, places: int) -> None:
         """Set how many chats may wait; past that, new visitors are offered the form."""
-        service = db.session.scalar(select(Service).where(Service.slug == slug))
-        if service is None:
-            raise click.BadParameter(f"no service {slug!r}")
+        service = _service(slug)
         service.chat_queue_limit = places
         db.session.commit()
         click.echo(f"{service.name}: at most {places} waiting chats")

@@ -67,13 +67,8 @@ def stored(driver) -> dict:
     )
 
 
-def on(url: str):
-    return lambda driver: driver.current_url == url
-
-
-def test_privacy_quick_exit_clears_the_chat_from_the_browser(server, neutral_site, browser):
-    browser.get(server.url + "/")
-    browser.get(server.url + "/chat/helpwanted")
+def start_chat(browser) -> None:
+    """Send a first message on the open chat page and wait until it is acknowledged."""
     box = browser.find_element(By.ID, "body")
     box.send_keys(MESSAGE)
     box.send_keys(Keys.ENTER)
@@ -84,6 +79,16 @@ def test_privacy_quick_exit_clears_the_chat_from_the_browser(server, neutral_sit
     )
     assert "helpline.conversation.helpwanted" in stored(browser)["local"]
 
+
+def on(url: str):
+    return lambda driver: driver.current_url == url
+
+
+def test_privacy_quick_exit_clears_the_chat_from_the_browser(server, neutral_site, browser):
+    browser.get(server.url + "/")
+    browser.get(server.url + "/chat/helpwanted")
+    start_chat(browser)
+
     # Esc that ends an input method's composition is not a request to leave.
     browser.execute_script(
         "document.getElementById('body').dispatchEvent(new KeyboardEvent('keydown',"
@@ -91,7 +96,7 @@ def test_privacy_quick_exit_clears_the_chat_from_the_browser(server, neutral_sit
     )
     assert bodies(browser) == [MESSAGE]
 
-    box.send_keys(Keys.ESCAPE)
+    browser.find_element(By.ID, "body").send_keys(Keys.ESCAPE)
 
     wait(browser, on(neutral_site), "Esc did not leave for the neutral site")
     assert "Het weer vandaag" in browser.find_element(By.TAG_NAME, "body").text
@@ -128,15 +133,7 @@ def test_privacy_quick_exit_by_esc_or_the_button_leaves_the_contact_form_in_its_
 
 def test_privacy_removing_the_conversation_from_this_device_clears_the_browser(server, browser):
     browser.get(server.url + "/chat/helpwanted")
-    box = browser.find_element(By.ID, "body")
-    box.send_keys(MESSAGE)
-    box.send_keys(Keys.ENTER)
-    wait(
-        browser,
-        EC.text_to_be_present_in_element((By.CSS_SELECTOR, ".msg--mine .msg__status"), "Verzonden"),
-        "the message was not acknowledged",
-    )
-    assert "helpline.conversation.helpwanted" in stored(browser)["local"]
+    start_chat(browser)
 
     browser.find_element(By.ID, "forget").click()
     wait(browser, EC.alert_is_present(), "no confirmation was asked")
