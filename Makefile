@@ -7,7 +7,7 @@ export FLASK_APP := wsgi
 # dev extras'. Made from pyproject.toml by `make lock`.
 LOCK := requirements/dev.txt
 
-.PHONY: install lock audit browser run test lint format bench clean
+.PHONY: install lock audit browser run test test-fast lint format bench clean
 
 # The packages come from the lock only; the project itself is installed on top, in place.
 # `pip check` fails when pyproject.toml asks for something the lock lacks: run `make lock`.
@@ -39,6 +39,13 @@ test: install browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
+
+# The suite without the tests marked slow (those that start server processes or Chromium), on
+# SQLite and PostgreSQL; an unmarked test that starts either fails here.
+test-fast: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	HELPLINE_FAST_TESTS=1 $(BIN)/pytest -m "not slow"
 
 # Resolve pyproject.toml (dependencies and dev extras) into the lock again, keeping the versions
 # already locked where they still fit; LOCK_FLAGS=--upgrade takes the newest allowed instead.

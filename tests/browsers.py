@@ -10,6 +10,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from helpline.commands import DEMO_STAFF
 from tests.factories import totp_code
+from tests.servers import refuse_in_fast_run
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -20,6 +21,7 @@ DEMO_ACCOUNTS = {role: (email, password, secret) for email, _, role, password, s
 
 def start_chromium(profile: Path, width: int, height: int) -> webdriver.Chrome:
     """A fresh headless Chromium with its own profile (no storage shared with another)."""
+    refuse_in_fast_run("Chromium")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for argument in (

@@ -8,6 +8,9 @@ from selenium.webdriver.support import expected_conditions as EC
 from tests.browsers import sign_in, start_chromium, wait
 from tests.servers import demo_server
 
+# Starts real server processes or Chromium: `make test-fast` leaves it out.
+pytestmark = pytest.mark.slow
+
 NOTE = "Interne notitie: maakt zich grote zorgen"
 
 

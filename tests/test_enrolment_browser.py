@@ -10,6 +10,9 @@ from selenium.webdriver.support import expected_conditions as EC
 from tests.browsers import DEMO_ACCOUNTS, start_chromium, wait
 from tests.servers import demo_server
 
+# Starts real server processes or Chromium: `make test-fast` leaves it out.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):

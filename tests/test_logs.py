@@ -167,6 +167,7 @@ def test_a_refused_call_leaves_no_trace_of_the_callers_number_in_the_logs(app, l
 
 
 @pytest.mark.parametrize("database_url_for_tests", ["postgresql"], indirect=True)
+@pytest.mark.slow
 def test_the_server_log_names_no_address_for_a_request_it_cannot_read_and_no_token_of_a_path(
     app, database_url_for_tests, redis_url
 ):

@@ -190,6 +190,7 @@ def test_the_queue_cap_is_per_service(app, visitor_at):
 # --- on a real server behind a proxy, and in the chat page ------------------------------------
 
 
+@pytest.mark.slow
 def test_behind_the_proxy_each_visitor_is_counted_at_their_own_address(proxied_server):
     first = open_chat_through_proxy(proxied_server.url, "192.0.2.10", "stopitnow")
     neighbour = open_chat_through_proxy(proxied_server.url, "192.0.2.11", "stopitnow")
@@ -199,6 +200,7 @@ def test_behind_the_proxy_each_visitor_is_counted_at_their_own_address(proxied_s
     assert error_code(again) == "too_many_chats"
 
 
+@pytest.mark.slow
 def test_the_chat_page_shows_a_full_queue_with_the_form(proxied_server, tmp_path):
     waiting = open_chat_through_proxy(proxied_server.url, "192.0.2.20", "helpwanted")
     assert waiting["ok"]

@@ -53,6 +53,7 @@ def csrf_token(page: str) -> str:
 
 
 @on_postgresql
+@pytest.mark.slow
 def test_sign_in_forms_and_chat_work_on_when_redis_cannot_be_reached(app, database_url_for_tests):
     anna = factories.staff_user("Anna")
     env = {

@@ -19,6 +19,9 @@ from tests.browsers import sign_in, start_chromium, wait
 from tests.factories import call_sid, twilio_signature
 from tests.servers import demo_server
 
+# Starts real server processes or Chromium: `make test-fast` leaves it out.
+pytestmark = pytest.mark.slow
+
 SECRET_KEY = "test-phone-inbox"
 SIMULATED_ACCOUNT_SID = "AC" + "0" * 32
 SIMULATED_AUTH_TOKEN = hashlib.sha256(b"twilio-simulator:" + SECRET_KEY.encode()).hexdigest()

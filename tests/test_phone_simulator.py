@@ -109,6 +109,7 @@ def phone_rows(call_sid: str) -> tuple[PhoneCall, PhoneLine]:
 
 
 @on_postgresql
+@pytest.mark.slow
 def test_waiting_caller_is_put_through_when_a_counsellor_claims_the_call(app, server, twilio):
     counsellor = inbox(server.url, signed_in(server.url, counsellor_with_phone()))
     assert counsellor.call("take_calls", {"on": True})["ok"]
@@ -130,6 +131,7 @@ def test_waiting_caller_is_put_through_when_a_counsellor_claims_the_call(app, se
 
 
 @on_postgresql
+@pytest.mark.slow
 def test_caller_out_of_hours_leaves_a_voicemail_with_flask_phone_simulate(app, server, server_env):
     flask_command(["service", "hours", "stopitnow", "never"], server_env)
 
@@ -164,6 +166,7 @@ def test_caller_out_of_hours_leaves_a_voicemail_with_flask_phone_simulate(app, s
 
 
 @on_postgresql
+@pytest.mark.slow
 def test_callback_from_the_inbox_rings_the_counsellor_then_the_caller(app, server, twilio):
     db.session.execute(update(Service).values(opening_hours="never"))
     db.session.commit()
@@ -197,6 +200,7 @@ def test_callback_from_the_inbox_rings_the_counsellor_then_the_caller(app, serve
 
 
 @on_postgresql
+@pytest.mark.slow
 def test_simulator_page_needs_sign_in_and_plays_a_call_in_the_background(app, server):
     db.session.execute(update(Service).values(opening_hours="never"))
     db.session.commit()
@@ -233,6 +237,7 @@ def test_simulator_is_absent_when_a_twilio_account_is_configured(app):
 
 
 @on_postgresql
+@pytest.mark.slow
 def test_a_webhook_server_of_two_workers_rings_the_inbox_of_another_server(
     app, server_env, redis_url
 ):

@@ -12,6 +12,9 @@ from selenium.webdriver.support import expected_conditions as EC
 from tests.browsers import start_chromium, wait
 from tests.servers import demo_server
 
+# Starts real server processes or Chromium: `make test-fast` leaves it out.
+pytestmark = pytest.mark.slow
+
 MESSAGE = "Iemand dreigt mijn foto's te delen"
 
 

@@ -264,6 +264,7 @@ def test_each_server_purges_on_its_schedule(app, visitor, counsellor):
 
 
 @pytest.mark.parametrize("database_url_for_tests", ["postgresql"], indirect=True)
+@pytest.mark.slow
 def test_two_servers_started_as_deployed_purge_on_their_schedule_once(
     app, database_url_for_tests, visitor, counsellor
 ):

@@ -11,6 +11,9 @@ import socketio
 from tests import factories
 from tests.servers import Server
 
+# Starts real server processes or Chromium: `make test-fast` leaves it out.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def fresh_server(app, database_url_for_tests, redis_url):

@@ -18,6 +18,9 @@ import socketio
 from tests import factories
 from tests.servers import Server
 
+# Starts real server processes or Chromium: `make test-fast` leaves it out.
+pytestmark = pytest.mark.slow
+
 AGENT = "Mozilla/5.0 (IntegrationPhone; Agent-9c1e)"
 FORWARDED = "198.51.100.23"
 

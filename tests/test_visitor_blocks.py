@@ -4,6 +4,7 @@ supervisors see the blocks and lift them; nothing identifying is kept."""
 import logging
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import time_machine
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
@@ -275,6 +276,7 @@ def test_a_form_sender_cannot_be_blocked_as_they_cannot_be_recognised(app, clien
 # --- in the inbox ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_counsellor_blocks_a_visitor_from_the_inbox_with_a_reason_and_a_duration(
     proxied_server, tmp_path
 ):

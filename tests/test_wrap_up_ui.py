@@ -12,6 +12,9 @@ from selenium.webdriver.support.ui import Select
 from tests.browsers import sign_in, start_chromium, wait
 from tests.servers import demo_server
 
+# Starts real server processes or Chromium: `make test-fast` leaves it out.
+pytestmark = pytest.mark.slow
+
 SCREENSHOTS = Path("/tmp")
 SUMMARY = "Dreiging met delen van foto; uitgelegd hoe te melden."
 
