@@ -136,6 +136,18 @@ def _empty_tables() -> None:
 
 
 @pytest.fixture
+def line(app):
+    """Stop it Now!'s phone number, open day and night."""
+    db.session.execute(
+        update(Service)
+        .where(Service.slug == "stopitnow")
+        .values(phone_number=factories.SERVICE_NUMBER)
+    )
+    db.session.commit()
+    return app
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()
 

@@ -19,6 +19,8 @@ from helpline.timeutil import utcnow
 from tests.servers import ENCRYPTION_KEY  # noqa: F401 (the test app's, too)
 
 PASSWORD = "correct horse battery staple"
+# Stop it Now!'s phone number in the tests (the `line` fixture).
+SERVICE_NUMBER = "+31800000001"
 _PASSWORD_HASH = hasher.hash(PASSWORD)
 # Every staff account of the tests has two-factor sign-in set up with this secret (sealed with
 # servers.ENCRYPTION_KEY, which the test app and the servers the tests start share).

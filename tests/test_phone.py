@@ -15,18 +15,8 @@ from tests import factories
 from tests.factories import ACCOUNT_SID, Caller, audit_actions, messages_of, twilio_signature
 
 NUMBER = "+31612345678"
-SERVICE_NUMBER = "+31800000001"
+SERVICE_NUMBER = factories.SERVICE_NUMBER
 COUNSELLOR_PHONE = "+31600000009"
-
-
-@pytest.fixture
-def line(app):
-    """Stop it Now!'s phone number, open day and night."""
-    db.session.execute(
-        update(Service).where(Service.slug == "stopitnow").values(phone_number=SERVICE_NUMBER)
-    )
-    db.session.commit()
-    return app
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from helpline.abuse import service as abuse
 from helpline.extensions import db
 from helpline.followup.models import Booking
 from helpline.inbox import service as inbox
-from helpline.inbox.models import AuditEntry, Client, Conversation, Message, Service
+from helpline.inbox.models import AuditEntry, Client, Conversation, Message
 from helpline.phone.models import PhoneLine
 from helpline.reports import figures
 from helpline.reports.figures import Period
@@ -90,15 +90,6 @@ def closed_voicemail(app, anna, when: datetime, number: str) -> tuple[int, str]:
         assert anna.emit("end", {"conversation_id": conversation_id})["ok"]
         assert anna.close_conversation(conversation_id, "Teruggebeld")["ok"]
     return conversation_id, recording_sid
-
-
-@pytest.fixture
-def phone_line(app):
-    db.session.execute(
-        update(Service).where(Service.slug == SIN).values(phone_number=SERVICE_NUMBER)
-    )
-    db.session.commit()
-    return app
 
 
 # --- what is purged, what is kept ---------------------------------------------------------------
@@ -185,9 +176,7 @@ def test_privacy_retention_keeps_what_was_said_until_the_services_period_has_pas
 # --- safe with several servers ------------------------------------------------------------------
 
 
-def test_two_servers_purging_at_once_purge_each_conversation_once(
-    app, phone_line, visitor, counsellor
-):
+def test_two_servers_purging_at_once_purge_each_conversation_once(app, line, visitor, counsellor):
     anna = counsellor(max_chats=10)
     for day in range(1, 6):
         closed_chat(visitor, anna, local(f"2026-01-0{day} 10:00"))
@@ -222,7 +211,7 @@ def test_two_servers_purging_at_once_purge_each_conversation_once(
     )
 
 
-def test_a_voicemail_twilio_cannot_delete_now_is_purged_on_a_later_run(app, phone_line, counsellor):
+def test_a_voicemail_twilio_cannot_delete_now_is_purged_on_a_later_run(app, line, counsellor):
     anna = counsellor()
     _conversation_id, recording_sid = closed_voicemail(
         app, anna, local("2026-01-05 10:00"), "+31612345678"

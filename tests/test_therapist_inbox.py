@@ -2,15 +2,13 @@
 queue, nothing of another service's traffic."""
 
 import pytest
-from sqlalchemy import update
 
 from helpline.extensions import db
-from helpline.inbox.models import Conversation, Service
+from helpline.inbox.models import Conversation
 from tests import factories
 from tests.test_inbox import open_chats
 from tests.test_phone import (
     COUNSELLOR_PHONE,
-    SERVICE_NUMBER,
     ask_for_callback,
     conversation_of,
     leave_voicemail,
@@ -24,15 +22,6 @@ def therapist(counsellor):
     user.phone_endpoint = COUNSELLOR_PHONE
     db.session.commit()
     return counsellor(user=user)
-
-
-@pytest.fixture
-def phone_line(app):
-    db.session.execute(
-        update(Service).where(Service.slug == "stopitnow").values(phone_number=SERVICE_NUMBER)
-    )
-    db.session.commit()
-    return app
 
 
 def test_therapist_cannot_end_a_waiting_chat_and_so_cannot_read_it(app, visitor, therapist):
@@ -59,9 +48,9 @@ def test_therapist_cannot_see_the_earlier_conversations_of_a_waiting_visitor(
     assert history["ok"] is False and "conversations" not in history
 
 
-def test_therapist_cannot_call_back_a_queued_callback_request(phone_line, therapist):
-    twilio = phone_line.config["TWILIO_HTTP_CLIENT"]
-    conversation = conversation_of(ask_for_callback(phone_line))
+def test_therapist_cannot_call_back_a_queued_callback_request(line, therapist):
+    twilio = line.config["TWILIO_HTTP_CLIENT"]
+    conversation = conversation_of(ask_for_callback(line))
     before = len(twilio.requests)
 
     refused = therapist.emit("call_back", {"conversation_id": conversation.id})
@@ -70,9 +59,9 @@ def test_therapist_cannot_call_back_a_queued_callback_request(phone_line, therap
     assert len(twilio.requests) == before
 
 
-def test_therapist_cannot_delete_a_voicemail_they_may_not_hear(phone_line, therapist):
-    twilio = phone_line.config["TWILIO_HTTP_CLIENT"]
-    conversation = conversation_of(leave_voicemail(phone_line))
+def test_therapist_cannot_delete_a_voicemail_they_may_not_hear(line, therapist):
+    twilio = line.config["TWILIO_HTTP_CLIENT"]
+    conversation = conversation_of(leave_voicemail(line))
 
     refused = therapist.emit("delete_voicemail", {"conversation_id": conversation.id})
 
