@@ -86,7 +86,11 @@ def post_worker_init(worker):
 
     gc.collect()
     gc.freeze()
-    # Each server purges on a schedule, one at a time (helpline/retention/schedule.py).
+    # Each server purges on a schedule, one at a time (helpline/retention/schedule.py). The
+    # benchmark's relay is served with this file too, and has no schedule.
+    from flask import Flask
+
     from helpline.retention import schedule
 
-    schedule.start(worker.wsgi)
+    if isinstance(worker.wsgi, Flask):
+        schedule.start(worker.wsgi)
