@@ -11,7 +11,7 @@ from sqlalchemy.orm import configure_mappers
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from helpline.abuse import store as visitor_marks
-from helpline.chat import presence
+from helpline.chat import connections as chat_connections
 from helpline.config import finalise, from_environment
 from helpline.extensions import (
     babel,
@@ -121,7 +121,7 @@ def register_extensions(app: Flask) -> None:
     login_manager.login_view = "auth.login"
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.globals["is_staff_page"] = is_staff_page
-    presence.init_app(app)
+    chat_connections.init_app(app)
     visitor_marks.init_app(app)
     # Handlers must be declared before the first init_app: declared later, they would bind to
     # that one server only, and every further app (tests build one each) would have none.

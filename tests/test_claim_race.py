@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from helpline.extensions import db
-from helpline.inbox import service
+from helpline.inbox import conversations, find, intake, messages
 from helpline.inbox.errors import AlreadyAssigned, ConversationEnded, NotAllowed, NotFound
 from helpline.inbox.models import AuditEntry, Conversation, Message
 from tests import factories
@@ -25,7 +25,7 @@ def _race(app, conversation_id: int, user_ids: list[int]) -> list[str]:
             db.session.rollback()  # hold no lock while waiting for the others
             barrier.wait()
             try:
-                service.claim(conversation_id, user)
+                conversations.claim(conversation_id, user)
                 outcomes.append("won")
             except AlreadyAssigned:
                 outcomes.append("lost")
@@ -85,7 +85,7 @@ def test_one_counsellor_claiming_many_chats_at_once_stays_within_the_limit(app, 
             db.session.rollback()
             barrier.wait()
             try:
-                service.claim(conversation_id, user)
+                conversations.claim(conversation_id, user)
                 results.append("won")
             except Exception as error:
                 results.append(type(error).__name__)
@@ -117,7 +117,7 @@ def test_simultaneous_sends_of_one_message_store_it_once(app, visitor):
     def send() -> None:
         with app.app_context():
             barrier.wait()
-            seqs.append(service.post_visitor_message(token, "same-id-123", "Dubbel?").message.seq)
+            seqs.append(messages.post_visitor_message(token, "same-id-123", "Dubbel?").message.seq)
             db.session.remove()
 
     threads = [threading.Thread(target=send) for _ in range(5)]
@@ -140,7 +140,7 @@ def test_concurrent_messages_get_distinct_gapless_sequence_numbers(app, visitor,
     service_user_id = anna.id
     token = person.token
     with app.app_context():
-        service.claim(1, db.session.get(factories.StaffUser, service_user_id))
+        conversations.claim(1, db.session.get(factories.StaffUser, service_user_id))
         db.session.remove()
     barrier = threading.Barrier(8)
 
@@ -149,10 +149,10 @@ def test_concurrent_messages_get_distinct_gapless_sequence_numbers(app, visitor,
             barrier.wait()
             for j in range(5):
                 if i % 2:
-                    service.post_visitor_message(token, f"v-{i}-{j}-xxxx", f"v{i}.{j}")
+                    messages.post_visitor_message(token, f"v-{i}-{j}-xxxx", f"v{i}.{j}")
                 else:
                     user = db.session.get(factories.StaffUser, service_user_id)
-                    service.post_staff_message(1, user, f"s-{i}-{j}-xxxx", f"s{i}.{j}")
+                    messages.post_staff_message(1, user, f"s-{i}-{j}-xxxx", f"s{i}.{j}")
             db.session.remove()
 
     threads = [threading.Thread(target=talk, args=(i,)) for i in range(8)]
@@ -172,16 +172,16 @@ def test_a_reply_checked_before_a_transfer_is_not_stored_after_it(app, visitor):
     visitor().say("Hallo")
     anna, ben = factories.staff_user("Anna"), factories.staff_user("Ben")
     anna_id, ben_id = anna.id, ben.id
-    service.claim(1, anna)
-    read_by_anna = service.by_id(1)
+    conversations.claim(1, anna)
+    read_by_anna = find.by_id(1)
     db.session.commit()  # what Anna's event read stays as it was read
     with app.app_context():
-        service.transfer(1, db.session.get(factories.StaffUser, anna_id), ben_id)
+        conversations.transfer(1, db.session.get(factories.StaffUser, anna_id), ben_id)
         db.session.remove()
     assert read_by_anna.assignee_id == anna_id
 
     with pytest.raises(NotAllowed):
-        service.post_staff_message(1, anna, factories.new_id(), "Nog een vraag?")
+        messages.post_staff_message(1, anna, factories.new_id(), "Nog een vraag?")
 
     db.session.rollback()
     assert [m.body for m in factories.messages_of(1) if m.kind == "text"] == ["Hallo"]
@@ -191,13 +191,13 @@ def test_a_reply_checked_before_a_transfer_is_not_stored_after_it(app, visitor):
 def test_only_a_forms_sender_writes_back_while_the_counsellor_wraps_up(app, session):
     """A visitor's message is stored in one statement when it can be: the rules are the same
     whichever way it is stored."""
-    helpwanted = service.get_service("helpwanted")
+    helpwanted = find.get_service("helpwanted")
     counsellor = factories.staff_user("Anna")
     ids = {}
-    token = service.chat_token("a secret of the visitor")
+    token = find.chat_token("a secret of the visitor")
     for channel in ("chat", "form"):
-        client = service.new_client()
-        posted = service.open_conversation(
+        client = intake.new_client()
+        posted = intake.open_conversation(
             helpwanted,
             channel,
             client,
@@ -206,17 +206,17 @@ def test_only_a_forms_sender_writes_back_while_the_counsellor_wraps_up(app, sess
             token=token if channel == "chat" else None,
         )
         ids[channel] = posted.conversation.id
-        service.claim(posted.conversation.id, counsellor)
-        service.end(posted.conversation.id, counsellor)
+        conversations.claim(posted.conversation.id, counsellor)
+        conversations.end(posted.conversation.id, counsellor)
     db.session.remove()
 
-    def write(channel: str) -> service.Posted:
+    def write(channel: str) -> messages.Posted:
         if session == "inside a transaction":
             db.session.connection()
         try:
             if channel == "chat":
-                return service.post_visitor_message(token, factories.new_id(), "En nu?")
-            return service.post_sender_message(ids[channel], factories.new_id(), "En nu?")
+                return messages.post_visitor_message(token, factories.new_id(), "En nu?")
+            return messages.post_sender_message(ids[channel], factories.new_id(), "En nu?")
         finally:
             db.session.remove()
 
@@ -229,7 +229,7 @@ def test_only_a_forms_sender_writes_back_while_the_counsellor_wraps_up(app, sess
         "wrap_up",
     )
     with pytest.raises(NotFound):
-        service.post_visitor_message("not-a-token", factories.new_id(), "Hallo?")
+        messages.post_visitor_message("not-a-token", factories.new_id(), "Hallo?")
     bodies = {
         channel: [m.body for m in factories.messages_of(i) if m.kind == "text"]
         for i, channel in enumerate(("chat", "form"), start=1)

@@ -308,9 +308,9 @@ def test_therapist_calls_back_at_the_session_and_it_counts_as_a_contact(app, ann
     # Closing the conversation erases its number; the booking keeps its own sealed copy.
     db.session.execute(update(Conversation).values(state="wrap_up"))
     db.session.commit()
-    from helpline.inbox import service as inbox
+    from helpline.inbox import conversations
 
-    inbox.close(
+    conversations.close(
         conversation.id,
         anna,
         "Zorgen over eigen gevoelens",
@@ -361,9 +361,9 @@ def test_agenda_shows_categories_and_summary_and_the_transcript_only_when_shared
     ).booking
     db.session.execute(update(Conversation).values(state="wrap_up"))
     db.session.commit()
-    from helpline.inbox import service as inbox
+    from helpline.inbox import conversations
 
-    inbox.close(conversation.id, anna, "Wil hulp", [factories.category_id("concern_self")])
+    conversations.close(conversation.id, anna, "Wil hulp", [factories.category_id("concern_self")])
     other = factories.staff_user("Finn", role="therapist")
     [row] = followup.agenda(therapist, now=BEFORE_ALL)
     assert row["categories"] == ["Concern about own feelings"]

@@ -11,7 +11,7 @@ from helpline.codes import keyed_hash
 from helpline.extensions import db
 from helpline.followup import service as followup
 from helpline.followup.models import AvailabilityException, AvailabilityRule, Booking
-from helpline.inbox import service as inbox
+from helpline.inbox import conversations
 from helpline.inbox.models import Conversation
 from helpline.timeutil import utcnow
 from tests import factories
@@ -80,7 +80,7 @@ def bookings() -> int:
 def close_with_summary(conversation, anna):
     db.session.execute(update(Conversation).values(state="wrap_up"))
     db.session.commit()
-    inbox.close(conversation.id, anna, SUMMARY, [factories.category_id("concern_self")])
+    conversations.close(conversation.id, anna, SUMMARY, [factories.category_id("concern_self")])
 
 
 def booked_at(conversation, anna, therapist, starts_at, method="chat", **options):

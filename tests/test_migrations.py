@@ -11,7 +11,7 @@ from sqlalchemy import create_engine, select, text
 from helpline import create_app
 from helpline.codes import keyed_hash
 from helpline.extensions import db
-from helpline.inbox import service as inbox
+from helpline.inbox import find
 from helpline.inbox.models import Conversation
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,7 +50,7 @@ def test_upgrading_keeps_every_chat_reachable_by_the_token_its_visitor_holds(
 
             upgrade(directory=directory)
 
-            assert inbox.by_token("held-by-the-visitor").id == 1
+            assert find.by_token("held-by-the-visitor").id == 1
             assert db.session.scalar(select(Conversation.token_hash)) == keyed_hash(
                 "conversation", "held-by-the-visitor"
             )

@@ -10,7 +10,7 @@ from sqlalchemy import func, select, update
 from helpline.abuse import service as abuse
 from helpline.extensions import db
 from helpline.followup.models import Booking
-from helpline.inbox import service as inbox
+from helpline.inbox import referrals
 from helpline.inbox.models import AuditEntry, Client, Conversation, Message
 from helpline.phone.models import PhoneLine
 from helpline.reports import figures
@@ -105,7 +105,7 @@ def test_privacy_retention_purges_what_was_said_and_keeps_every_figure_of_the_re
     with at(local("2025-12-31 12:00")):
         anna.drain()
         assert anna.say(1, "Ze vertelde dat ze 14 is.", note=True)["ok"]
-        inbox.add_referral(1, anna.user, "takedown", local("2025-12-31 12:00").date(), SAID[5])
+        referrals.add_referral(1, anna.user, "takedown", local("2025-12-31 12:00").date(), SAID[5])
         abuse.block(1, anna.user, 1, SAID[8], local("2025-12-31 12:00"))
         anna.emit("take_calls", {"on": False})
         voicemail, recording_sid = closed_voicemail(app, anna, local("2025-12-31 13:00"), "+3161")

@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 from helpline.extensions import db
-from helpline.inbox import service
+from helpline.inbox import presence
 from helpline.inbox.models import Conversation
 from helpline.timeutil import utcnow
 
@@ -34,8 +34,8 @@ def test_active_chat_goes_to_wrap_up_when_visitor_stays_away(app, visitor, couns
     grace = app.config["VISITOR_GRACE_SECONDS"]
 
     with app.app_context():
-        assert service.expire_departed_visitors(utcnow() + timedelta(seconds=grace - 5)) == 0
-        assert service.expire_departed_visitors(utcnow() + timedelta(seconds=grace + 1)) == 1
+        assert presence.expire_departed_visitors(utcnow() + timedelta(seconds=grace - 5)) == 0
+        assert presence.expire_departed_visitors(utcnow() + timedelta(seconds=grace + 1)) == 1
 
     db.session.rollback()
     assert db.session.get(Conversation, 1).state == "wrap_up"
@@ -48,7 +48,7 @@ def test_visitor_who_leaves_the_queue_is_counted_as_abandoned(app, visitor):
     person.sio.disconnect(namespace="/chat")
 
     with app.app_context():
-        service.expire_departed_visitors(utcnow() + timedelta(seconds=3600))
+        presence.expire_departed_visitors(utcnow() + timedelta(seconds=3600))
 
     db.session.rollback()
     conversation = db.session.get(Conversation, 1)
@@ -64,7 +64,7 @@ def test_visitor_returning_within_the_grace_period_keeps_the_chat(app, visitor, 
     person.resume()
 
     with app.app_context():
-        moved = service.expire_departed_visitors(utcnow() + timedelta(seconds=30))
+        moved = presence.expire_departed_visitors(utcnow() + timedelta(seconds=30))
 
     assert moved == 0
     db.session.rollback()
@@ -78,7 +78,7 @@ def test_chat_of_a_visitor_on_a_crashed_server_moves_on_too(app, visitor, counse
     # The server holding the connection died: no disconnect was ever reported, and no
     # heartbeat came since.
     with app.app_context():
-        moved = service.expire_departed_visitors(utcnow() + timedelta(minutes=10))
+        moved = presence.expire_departed_visitors(utcnow() + timedelta(minutes=10))
 
     assert moved == 1
     db.session.rollback()
@@ -92,8 +92,8 @@ def test_a_live_connection_keeps_the_chat_open_through_heartbeats(app, visitor, 
     later = utcnow() + timedelta(minutes=10)
 
     with app.app_context():
-        service.visitors_seen([1], later)
-        moved = service.expire_departed_visitors(later + timedelta(seconds=5))
+        presence.visitors_seen([1], later)
+        moved = presence.expire_departed_visitors(later + timedelta(seconds=5))
 
     assert moved == 0
 
@@ -109,10 +109,10 @@ def test_heartbeats_keep_a_quiet_visitor_in_their_chat_until_they_go(app, visito
         # Connected but silent for five minutes: a heartbeat every 5 seconds.
         for second in range(5, 300, 5):
             now = start + timedelta(seconds=second)
-            service.visitors_seen([1], now)
-            assert service.expire_departed_visitors(now + timedelta(seconds=1)) == 0
+            presence.visitors_seen([1], now)
+            assert presence.expire_departed_visitors(now + timedelta(seconds=1)) == 0
         # The heartbeats stop (the server crashed): the chat waits at least half the grace
         # period for the visitor to come back, and moves on within the whole of it.
         last = start + timedelta(seconds=295)
-        assert service.expire_departed_visitors(last + timedelta(seconds=grace / 2 - 1)) == 0
-        assert service.expire_departed_visitors(last + timedelta(seconds=grace + 1)) == 1
+        assert presence.expire_departed_visitors(last + timedelta(seconds=grace / 2 - 1)) == 0
+        assert presence.expire_departed_visitors(last + timedelta(seconds=grace + 1)) == 1

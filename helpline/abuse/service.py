@@ -12,7 +12,7 @@ from helpline.abuse.models import VisitorBlock
 from helpline.auth.models import StaffUser
 from helpline.codes import keyed_hash
 from helpline.extensions import db
-from helpline.inbox import service as inbox
+from helpline.inbox import conversations, find
 from helpline.inbox.errors import InboxError, InvalidState, NotFound
 from helpline.inbox.models import OPEN_STATES, AuditEntry, Client, Conversation, Service
 from helpline.inbox.permissions import require
@@ -54,7 +54,7 @@ def remember_place(conversation_id: int, place: str | None) -> None:
 def refuse_if_blocked(token: str) -> None:
     """Raise Blocked when the visitor of this conversation is blocked now."""
     try:
-        conversation = inbox.by_token(token)
+        conversation = find.by_token(token)
     except NotFound:
         return
     if conversation.client_id is not None and client_blocked(conversation.client_id):
@@ -72,7 +72,7 @@ def block(
 ) -> VisitorBlock:
     """Block the visitor of a conversation for `hours`; an open conversation ends with it."""
     now = now or utcnow()
-    conversation = inbox.by_id(conversation_id)
+    conversation = find.by_id(conversation_id)
     require(user, "block_visitor", conversation)
     client = conversation.client
     if client is None or not (client.browser_hash or client.phone_hash):
@@ -93,7 +93,7 @@ def block(
     _block_place(blocked, conversation.id, hours * 3600)
     if conversation.state in OPEN_STATES:
         try:
-            inbox.end(conversation.id, user, now)
+            conversations.end(conversation.id, user, now)
         except InboxError:
             db.session.rollback()  # ended meanwhile: the block holds all the same
     _close_waiting_chats(blocked.client_id)
@@ -140,7 +140,7 @@ def _close_waiting_chats(client_id: int) -> None:
     db.session.rollback()
     for conversation in waiting:
         try:
-            inbox.visitor_ends(conversation)
+            conversations.visitor_goes(conversation, "visitor_ended")
         except InboxError:
             db.session.rollback()  # taken or ended meanwhile
 

@@ -17,7 +17,7 @@ from helpline.api.models import ApiToken
 from helpline.auth.models import StaffUser
 from helpline.codes import keyed_hash
 from helpline.extensions import db
-from helpline.inbox import service as inbox
+from helpline.inbox import audit, summaries
 from helpline.inbox.errors import InboxError, NotFound
 from helpline.inbox.models import Conversation, Service
 from helpline.inbox.permissions import can, require
@@ -60,7 +60,7 @@ def create_token(user: StaffUser, name: str) -> NewToken:
     value = f"hl_{prefix}_{secrets.token_urlsafe(32)}"
     token = ApiToken(user_id=user.id, name=name.strip(), prefix=prefix, token_hash=_hash(value))
     db.session.add(token)
-    inbox.audit_change(user, "api_token.create", {"prefix": prefix})
+    audit.audit_change(user, "api_token.create", {"prefix": prefix})
     db.session.commit()
     return NewToken(token, value)
 
@@ -83,7 +83,7 @@ def revoke_token(user: StaffUser, token_id: int) -> ApiToken:
         raise NotFound("That token does not exist.")
     if token.revoked_at is None:
         token.revoked_at = utcnow()
-        inbox.audit_change(user, "api_token.revoke", {"prefix": token.prefix})
+        audit.audit_change(user, "api_token.revoke", {"prefix": token.prefix})
         db.session.commit()
     return token
 
@@ -141,7 +141,7 @@ def conversations_page(
         query = query.where(Conversation.id < before_id)
     found = list(db.session.scalars(query.order_by(Conversation.id.desc()).limit(limit + 1)))
     page = found[:limit]
-    return inbox.summaries(page), page[-1].id if len(found) > limit else None
+    return summaries.summaries(page), page[-1].id if len(found) > limit else None
 
 
 def report(first: date, last: date, service: str | None) -> dict:

@@ -30,7 +30,8 @@ from helpline.api.models import ApiToken
 from helpline.extensions import csrf
 from helpline.followup import service as followup
 from helpline.followup.models import Booking
-from helpline.inbox import service as inbox
+from helpline.inbox import conversations as inbox_conversations
+from helpline.inbox import messages, summaries
 from helpline.inbox.errors import NotFound
 from helpline.text import Text
 
@@ -191,7 +192,7 @@ def conversations(user, query):
     errors=(404,),
 )
 def conversation(user, conversation_id, query):
-    return inbox.open_for_staff(conversation_id, user, query["since_seq"])
+    return summaries.open_for_staff(conversation_id, user, query["since_seq"])
 
 
 @bp.post("/conversations/<int:conversation_id>/messages")
@@ -204,7 +205,7 @@ def conversation(user, conversation_id, query):
     errors=(404, 409),
 )
 def reply(user, conversation_id, body):
-    posted = inbox.post_staff_message(
+    posted = messages.post_staff_message(
         conversation_id, user, body["client_msg_id"], body["body"], note=body["note"]
     )
     payload = {
@@ -215,7 +216,7 @@ def reply(user, conversation_id, body):
         "kind": posted.message.kind,
         "event": posted.message.event,
         "body": posted.message.body,
-        "author": posted.message.author.display_name if posted.message.author else None,
+        "author": posted.message.author_name,
         "created_at": posted.message.created_at,
     }
     return payload, 201 if posted.created else 200
@@ -231,10 +232,10 @@ def reply(user, conversation_id, body):
 )
 def assign(user, conversation_id, body):
     if body["to"] in (None, user.id):
-        changed = inbox.claim(conversation_id, user)
+        changed = inbox_conversations.claim(conversation_id, user)
     else:
-        changed = inbox.transfer(conversation_id, user, body["to"])
-    return inbox.summary(changed)
+        changed = inbox_conversations.transfer(conversation_id, user, body["to"])
+    return summaries.summary(changed)
 
 
 @bp.post("/conversations/<int:conversation_id>/end")
@@ -245,7 +246,7 @@ def assign(user, conversation_id, body):
     errors=(404, 409),
 )
 def end(user, conversation_id):
-    return inbox.summary(inbox.end(conversation_id, user))
+    return summaries.summary(inbox_conversations.end(conversation_id, user))
 
 
 @bp.post("/conversations/<int:conversation_id>/close")
@@ -257,8 +258,8 @@ def end(user, conversation_id):
     errors=(404, 409),
 )
 def close(user, conversation_id, body):
-    closed = inbox.close(conversation_id, user, body["summary"], body["categories"])
-    return inbox.summary(closed)
+    closed = inbox_conversations.close(conversation_id, user, body["summary"], body["categories"])
+    return summaries.summary(closed)
 
 
 @bp.get("/categories")
@@ -270,7 +271,7 @@ def close(user, conversation_id, body):
     errors=(404,),
 )
 def categories(user, query):
-    return {"categories": inbox.categories_offered(user, query.get("service"))}
+    return {"categories": inbox_conversations.categories_offered(user, query.get("service"))}
 
 
 # --- follow-up --------------------------------------------------------------------------------

@@ -17,13 +17,12 @@ from flask import (
 )
 from flask_login import current_user, login_required, login_user, logout_user
 from marshmallow import ValidationError
-from sqlalchemy import bindparam, select
 
-from helpline import codes, loading
+from helpline import codes
 from helpline.auth import service, sessions, two_factor
 from helpline.auth.models import StaffUser
 from helpline.auth.schemas import CodeSchema, LoginSchema, PasswordChangeSchema
-from helpline.extensions import limiter, login_manager
+from helpline.extensions import db, limiter, login_manager
 from helpline.inbox.permissions import require
 
 bp = Blueprint("auth", __name__)
@@ -47,41 +46,16 @@ def load_user(user_id: str) -> StaffUser | None:
     return _active_holder(*claim)
 
 
-def session_claim() -> tuple[int, str] | None:
-    """The staff member (id, session token) the signed session names, as `load_user` reads
-    it, once the sign-in is complete and current: whoever acts on it checks that they are
-    active and that the token is still theirs in the same statement
-    (`inbox.service.post_reply_as`)."""
-    user_id = session.get("_user_id")  # where Flask-Login keeps it
-    if not isinstance(user_id, str) or not sessions.is_current(session):
-        return None
-    return _claim(user_id)
-
-
 def _claim(user_id: str) -> tuple[int, str] | None:
     ident, _, token = user_id.partition(":")
     return (int(ident), token) if ident.isdigit() and token else None
 
 
 def _active_holder(user_id: int, token: str) -> StaffUser | None:
-    user = _staff_member(user_id)
+    user = db.session.get(StaffUser, user_id)
     if user is None or not user.active or not hmac.compare_digest(user.session_token, token):
         return None
     return user
-
-
-# Every staff socket event loads its user: read with Core, not through the ORM's query machinery.
-_staff_by_id = select(*loading.columns(StaffUser)).where(
-    StaffUser.__table__.c.id == bindparam("id")
-)
-
-
-def _staff_member(user_id: int) -> StaffUser | None:
-    held = loading.in_session(StaffUser, user_id)
-    if held is not None:
-        return held
-    row = loading.first(_staff_by_id, {"id": user_id})
-    return loading.from_row(StaffUser, row) if row else None
 
 
 def _safe_next(target: str | None) -> str:

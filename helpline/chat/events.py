@@ -6,7 +6,7 @@ from flask import current_app, request
 from flask_socketio import join_room, leave_room
 
 from helpline.abuse import service as abuse
-from helpline.chat import presence
+from helpline.chat import connections
 from helpline.chat.schemas import (
     LeaveSchema,
     ReadSchema,
@@ -16,7 +16,7 @@ from helpline.chat.schemas import (
 )
 from helpline.errors import log_unexpected
 from helpline.extensions import db, socketio
-from helpline.inbox import broadcast, service
+from helpline.inbox import broadcast, conversations, find, intake, messages, presence, summaries
 from helpline.inbox.errors import ConversationEnded, NotFound, RateLimited
 from helpline.inbox.payloads import visitor_message_payload
 from helpline.sockets import acked
@@ -33,15 +33,15 @@ def connect(auth=None):
 
 @socketio.on("disconnect", namespace=NS)
 def disconnect(reason=None):
-    conversation_id = presence.current().detach(request.sid)
+    conversation_id = connections.current().detach(request.sid)
     if conversation_id is not None:
-        service.visitor_present(conversation_id, False)
+        presence.visitor_present(conversation_id, False)
 
 
 @socketio.on("message", namespace=NS)
 @acked(VisitorMessageSchema())
 def message(payload: dict) -> dict:
-    if not presence.current().allow_message(
+    if not connections.current().allow_message(
         request.sid, current_app.config["VISITOR_MESSAGES_PER_MINUTE"]
     ):
         raise RateLimited()
@@ -50,7 +50,7 @@ def message(payload: dict) -> dict:
         posted = _post(payload)
     else:
         place = abuse.place_of(request.remote_addr)
-        posted = service.open_chat(
+        posted = intake.open_chat(
             payload["service"],
             payload["visitor"],
             payload["client_msg_id"],
@@ -66,13 +66,13 @@ def message(payload: dict) -> dict:
         "token": token,
         "duplicate": not posted.created,
         "message": visitor_message_payload(posted.message),
-        "conversation": service.visitor_view(posted.conversation),
+        "conversation": summaries.visitor_view(posted.conversation),
     }
 
 
-def _post(payload: dict) -> service.Posted:
+def _post(payload: dict) -> messages.Posted:
     try:
-        return service.post_visitor_message(
+        return messages.post_visitor_message(
             payload["token"], payload["client_msg_id"], payload["body"], origin=request.sid
         )
     except ConversationEnded:
@@ -84,13 +84,13 @@ def _post(payload: dict) -> service.Posted:
 @socketio.on("resume", namespace=NS)
 @acked(ResumeSchema())
 def resume(payload: dict) -> dict:
-    conversation = service.by_token(payload["token"])
+    conversation = find.by_token(payload["token"])
     # Join before reading, so nothing committed in between is lost; the client drops
     # duplicates by seq.
     _attach(conversation)
-    missed = service.messages_after(conversation, payload["last_seq"], include_notes=False)
+    missed = summaries.messages_after(conversation, payload["last_seq"], include_notes=False)
     return {
-        "conversation": service.visitor_view(conversation),
+        "conversation": summaries.visitor_view(conversation),
         "messages": [visitor_message_payload(m) for m in missed],
     }
 
@@ -98,7 +98,7 @@ def resume(payload: dict) -> dict:
 @socketio.on("typing", namespace=NS)
 @acked(TypingSchema())
 def typing(payload: dict) -> dict:
-    conversation_id = presence.current().conversation_of(request.sid)
+    conversation_id = connections.current().conversation_of(request.sid)
     if conversation_id is None:
         raise NotFound()
     broadcast.to_viewers(
@@ -110,30 +110,30 @@ def typing(payload: dict) -> dict:
 @socketio.on("read", namespace=NS)
 @acked(ReadSchema())
 def read(payload: dict) -> dict:
-    conversation_id = presence.current().conversation_of(request.sid)
+    conversation_id = connections.current().conversation_of(request.sid)
     if conversation_id is None:
         raise NotFound()
-    service.visitor_read(conversation_id, payload["seq"])
+    messages.visitor_read(conversation_id, payload["seq"])
     return {}
 
 
 @socketio.on("leave", namespace=NS)
 @acked(LeaveSchema())
 def leave(payload: dict) -> dict:
-    conversation = service.visitor_ends(service.by_token(payload["token"]))
-    return {"conversation": service.visitor_view(conversation)}
+    conversation = conversations.visitor_goes(find.by_token(payload["token"]), "visitor_ended")
+    return {"conversation": summaries.visitor_view(conversation)}
 
 
 def _attach(conversation) -> None:
-    new, previous, orphaned = presence.current().attach(request.sid, conversation.id)
+    new, previous, orphaned = connections.current().attach(request.sid, conversation.id)
     if not new:
         return
     if previous is not None:
         leave_room(broadcast.conversation_room(previous), namespace=NS)
         if orphaned:
-            service.visitor_present(previous, False)
+            presence.visitor_present(previous, False)
     join_room(broadcast.conversation_room(conversation.id), namespace=NS)
-    service.visitor_present(conversation.id, True)
+    presence.visitor_present(conversation.id, True)
 
 
 def _start_sweeper() -> None:
@@ -153,8 +153,8 @@ def _start_sweeper() -> None:
             socketio.sleep(interval)
             with app.app_context():
                 try:
-                    service.visitors_seen(presence.current().live_conversations())
-                    service.expire_departed_visitors()
+                    presence.visitors_seen(connections.current().live_conversations())
+                    presence.expire_departed_visitors()
                 except Exception:
                     db.session.rollback()
                     log_unexpected(app.logger, "visitor sweep failed")

@@ -4,7 +4,7 @@ from flask import Blueprint, abort, current_app, render_template
 from sqlalchemy import select
 
 from helpline.extensions import db
-from helpline.inbox import service as inbox
+from helpline.inbox import find
 from helpline.inbox.models import Service
 
 bp = Blueprint("chat", __name__)
@@ -13,18 +13,18 @@ bp = Blueprint("chat", __name__)
 @bp.route("/")
 def index():
     services = db.session.scalars(select(Service).order_by(Service.id)).all()
-    return render_template("chat/index.html", services=[(s, inbox.is_open(s)) for s in services])
+    return render_template("chat/index.html", services=[(s, find.is_open(s)) for s in services])
 
 
 @bp.route("/chat/<slug>")
 def chat(slug: str):
-    service = inbox.get_service(slug)  # NotFound becomes a 404 page
+    service = find.get_service(slug)  # NotFound becomes a 404 page
     if not service.chat_enabled:
         abort(404)
     return render_template(
         "chat/chat.html",
         service=service,
-        is_open=inbox.is_open(service),
+        is_open=find.is_open(service),
         max_length=current_app.config["CHAT_MAX_LENGTH"],
     )
 

@@ -25,8 +25,7 @@ from helpline.followup.models import (
     AvailabilityRule,
     Booking,
 )
-from helpline.inbox import categories
-from helpline.inbox import service as inbox
+from helpline.inbox import audit, categories, find, intake, messages
 from helpline.inbox.errors import InboxError, InvalidInput, InvalidState, NotFound
 from helpline.inbox.models import Conversation, Message
 from helpline.inbox.permissions import can, require
@@ -135,7 +134,7 @@ def add_rule(
         valid_until=valid_until,
     )
     db.session.add(rule)
-    inbox.audit_change(user, "availability.add_rule", {"therapist": therapist.id})
+    audit.audit_change(user, "availability.add_rule", {"therapist": therapist.id})
     return rule
 
 
@@ -156,7 +155,7 @@ def _remove(
         raise NotFound(missing)
     _therapist_managed_by(user, row.therapist_id)
     db.session.delete(row)
-    inbox.audit_change(user, f"availability.{action}", {"therapist": row.therapist_id})
+    audit.audit_change(user, f"availability.{action}", {"therapist": row.therapist_id})
 
 
 def add_exception(
@@ -187,7 +186,7 @@ def add_exception(
         note=(note or "").strip() or None,
     )
     db.session.add(exception)
-    inbox.audit_change(user, "availability.add_exception", {"therapist": therapist.id})
+    audit.audit_change(user, "availability.add_exception", {"therapist": therapist.id})
     return exception
 
 
@@ -269,7 +268,7 @@ def book(
 ) -> Booked:
     """Book a follow-up session for the conversation's anonymous client."""
     now = now or utcnow()
-    conversation = inbox.by_id(conversation_id)
+    conversation = find.by_id(conversation_id)
     require(user, "book_followup", conversation)
     if method not in METHODS:
         raise InvalidInput("Choose phone or chat.")
@@ -294,12 +293,12 @@ def book(
     therapist = db.session.get(StaffUser, therapist_id)
     db.session.add(booking)
     _commit_holding(
-        lambda: inbox.record_event(
+        lambda: _record(
             conversation.id,
             "followup_booked",
             user,
             now,
-            audit="followup.book",
+            audit_action="followup.book",
             therapist=therapist.display_name,
             when=describe(slot.starts_at),
         )
@@ -343,12 +342,12 @@ def reschedule(
     db.session.add(new)
     therapist = db.session.get(StaffUser, therapist_id)
     _commit_holding(
-        lambda: inbox.record_event(
+        lambda: _record(
             old.conversation_id,
             "followup_rescheduled",
             user,
             now,
-            audit="followup.reschedule",
+            audit_action="followup.reschedule",
             therapist=therapist.display_name,
             when=describe(slot.starts_at),
         )
@@ -372,12 +371,12 @@ def cancel(
     booking.cancel_reason = (reason or "").strip() or None
     booking.sealed_number = None
     booking.code_hash = None
-    inbox.record_event(
+    _record(
         booking.conversation_id,
         "followup_cancelled",
         user,
         now,
-        audit="followup.cancel",
+        audit_action="followup.cancel",
         when=describe(booking.starts_at),
     )
     return booking
@@ -408,12 +407,12 @@ def record_outcome(
     booking.code_hash = None
     if outcome == "cancelled":
         booking.cancelled_at = booking.cancelled_at or now
-    inbox.record_event(
+    _record(
         booking.conversation_id,
         "followup_outcome",
         user,
         now,
-        audit="followup.outcome",
+        audit_action="followup.outcome",
         when=describe(booking.starts_at),
         outcome=OUTCOME_WORDS[outcome],
     )
@@ -443,7 +442,7 @@ def open_booked_chat(code: str, now: datetime | None = None) -> tuple[Conversati
     Returns the chat and the token the client holds to write in it (the same for the same code).
     """
     now = now or utcnow()
-    token = inbox.chat_token(f"booking:{normalise(code)}")
+    token = find.chat_token(f"booking:{normalise(code)}")
     digest = _code_hash(normalise(code))
     booking = db.session.scalar(select(Booking).where(Booking.code_hash == digest))
     if (
@@ -460,24 +459,26 @@ def open_booked_chat(code: str, now: datetime | None = None) -> tuple[Conversati
             raise UnknownBookingCode("This session has ended.")
         return chat, token
     origin = booking.conversation
-    client = origin.client or inbox.new_client()
+    client = origin.client or intake.new_client()
     therapist = booking.therapist
     booking_id = booking.id
 
     def attach(conversation: Conversation) -> None:
         db.session.get(Booking, booking_id).chat_conversation_id = conversation.id
 
-    posted = inbox.open_conversation(
+    posted = intake.open_conversation(
         origin.service,
         "chat",
         client,
         f"booking-{booking_id}",
         "",
         now,
-        event="followup_chat",
+        event=(
+            "followup_chat",
+            BOOKING_TEXT["followup_chat"].format(therapist=therapist.display_name),
+        ),
         attach=attach,
         assign_to=therapist,
-        event_params={"therapist": therapist.display_name},
         token=token,
     )
     return posted.conversation, token
@@ -499,7 +500,7 @@ def agenda(user: StaffUser, *, past_days: int = 14, now: datetime | None = None)
         query = query.where(Booking.therapist_id == user.id)
     bookings = list(db.session.scalars(query))
     tagged = categories.names_of([b.conversation_id for b in bookings])
-    inbox.audit_reads(user, "followup.agenda", [b.conversation_id for b in bookings])
+    audit.audit_reads(user, "followup.agenda", [b.conversation_id for b in bookings])
     return [
         {
             "booking": b,
@@ -518,7 +519,7 @@ def transcript(booking_id: int, user: StaffUser) -> list[Message]:
     """The conversation's words, for the session's therapist only if the counsellor shared them."""
     booking = _booking(booking_id)
     require(user, "read_transcript", booking)
-    inbox.audit(user, "followup.transcript", booking.conversation)
+    audit.audit(user, "followup.transcript", booking.conversation)
     return list(
         db.session.scalars(
             select(Message)
@@ -540,9 +541,9 @@ def bookings_of(conversation_id: int) -> list[Booking]:
 def booking_page(conversation_id: int, user: StaffUser) -> dict:
     """What the booking page shows of a conversation: its bookings, and whether a number is on
     file (never the number itself)."""
-    conversation = inbox.by_id(conversation_id)
+    conversation = find.by_id(conversation_id)
     require(user, "book_followup", conversation)
-    inbox.audit(user, "followup.bookings", conversation)
+    audit.audit(user, "followup.bookings", conversation)
     line = db.session.scalar(select(PhoneLine).where(PhoneLine.conversation_id == conversation.id))
     return {
         "conversation": conversation,
@@ -571,7 +572,7 @@ def rotate_calendar_token(user: StaffUser) -> str:
     require(user, "keep_calendar")
     token = secrets.token_urlsafe(32)
     user.calendar_token_hash = _calendar_hash(token)
-    inbox.audit_change(user, "followup.calendar_rotate", {"therapist": user.id})
+    audit.audit_change(user, "followup.calendar_rotate", {"therapist": user.id})
     return token
 
 
@@ -759,3 +760,26 @@ def _therapist_managed_by(user: StaffUser, therapist_id: int) -> StaffUser:
         raise NotFound("That therapist does not exist.")
     require(user, "manage_availability", therapist)
     return therapist
+
+
+BOOKING_TEXT = {
+    "followup_booked": "{name} booked a follow-up session with {therapist} on {when}.",
+    "followup_rescheduled": "{name} moved the follow-up session with {therapist} to {when}.",
+    "followup_cancelled": "{name} cancelled the follow-up session of {when}.",
+    "followup_outcome": "Follow-up session of {when}: {outcome}.",
+    "followup_chat": "The client opened the booked chat session with {therapist}.",
+}
+
+
+def _record(
+    conversation_id: int,
+    event: str,
+    user: StaffUser,
+    now: datetime,
+    *,
+    audit_action: str,
+    **params: str,
+) -> None:
+    """Show what happened to a follow-up session in the conversation it was booked from."""
+    said = BOOKING_TEXT[event].format(name=user.display_name, **params)
+    messages.record_event(conversation_id, event, said, user, now, audit_action=audit_action)

@@ -23,9 +23,9 @@ from helpline.errors import log_unexpected
 from helpline.extensions import db
 from helpline.forms.models import FormSubmission
 from helpline.forms.schemas import LABELS
-from helpline.inbox import service as inbox
-from helpline.inbox import signals
+from helpline.inbox import intake, messages, signals, summaries
 from helpline.inbox.errors import InboxError, NotFound
+from helpline.inbox.find import by_id as conversation_by_id
 from helpline.inbox.models import Conversation, Message, Service
 from helpline.inbox.permissions import require
 from helpline.mail import send_mail
@@ -106,9 +106,9 @@ def submit(service: Service, answers: dict) -> Receipt:
     existing = db.session.scalar(select(FormSubmission).where(FormSubmission.submission_key == key))
     if existing is not None:
         return _resent(existing, answers, code)
-    client = inbox.new_client()
+    client = intake.new_client()
     # The first message only opens the conversation; answers and codes are stored with it below.
-    posted = inbox.open_conversation(
+    posted = intake.open_conversation(
         service, "form", client, f"form-{key}"[:64], render_answers(answers)
     )
     if not posted.created:
@@ -204,29 +204,29 @@ def thread(submission: FormSubmission) -> list[Message]:
     Reading it marks the answers as read for the counsellor.
     """
     # seq 1 is the form itself, which the page shows from the answers in the reader's language.
-    messages = inbox.messages_after(submission.conversation, 1, include_notes=False)
-    texts = [m for m in messages if m.kind == "text"]
+    shown = summaries.messages_after(submission.conversation, 1, include_notes=False)
+    texts = [m for m in shown if m.kind == "text"]
     answered = [m.seq for m in texts if m.sender == "counsellor"]
     if answered:
-        inbox.visitor_read(submission.conversation.id, max(answered))
+        messages.visitor_read(submission.conversation.id, max(answered))
     return texts
 
 
 def write_back(submission: FormSubmission, client_msg_id: str, body: str) -> None:
     """The sender writes again in their conversation (stored once per client_msg_id)."""
-    inbox.post_sender_message(submission.conversation_id, client_msg_id, body)
+    messages.post_sender_message(submission.conversation_id, client_msg_id, body)
 
 
 def export(conversation_id: int, user: StaffUser) -> str:
     """An anonymised report to forward: the answers and the sender's own words, nothing else."""
-    conversation = inbox.by_id(conversation_id)
+    conversation = conversation_by_id(conversation_id)
     require(user, "export", conversation)
     submission = _submission_of(conversation)
     if submission is None:
         raise NotFound("Only a contact form can be exported.")
     own_words = [
         m.body
-        for m in inbox.messages_after(conversation, 1, include_notes=False)
+        for m in summaries.messages_after(conversation, 1, include_notes=False)
         if m.kind == "text" and m.sender == "visitor"
     ]
     lines = [
@@ -238,7 +238,7 @@ def export(conversation_id: int, user: StaffUser) -> str:
     if own_words:
         lines += ["", "Later messages of the sender:"]
         lines += [f"- {body}" for body in own_words]
-    inbox.record_export(conversation, user)
+    messages.record_export(conversation, user)
     return "\n".join(lines) + "\n"
 
 

@@ -19,9 +19,8 @@ from helpline.forms.schemas import (
     ReplyLookupSchema,
     ReplyWriteSchema,
 )
-from helpline.inbox import service as inbox
+from helpline.inbox import find, summaries
 from helpline.inbox.errors import ConversationEnded
-from helpline.survey import service as survey
 from helpline.text import UnreadableText
 
 bp = Blueprint("forms", __name__)
@@ -39,7 +38,7 @@ def _limit(setting: str):
 
 
 def _form_service(slug: str):
-    service_row = inbox.get_service(slug)  # NotFound becomes a 404 page
+    service_row = find.get_service(slug)  # NotFound becomes a 404 page
     if not service_row.form:
         abort(404)
     return service_row
@@ -188,7 +187,7 @@ def _render_thread(submission, draft: str = "", errors: dict | None = None, stat
             answers=submission.answers,
             messages=messages,
             closed=submission.conversation.state == "closed",
-            survey_url=_survey_url(submission.conversation, messages),
+            survey_url=summaries.offers(submission.conversation).get("survey_url"),
             access=service.access_token(submission),
             client_msg_id=secrets.token_urlsafe(24),
             draft=draft,
@@ -196,14 +195,6 @@ def _render_thread(submission, draft: str = "", errors: dict | None = None, stat
         ),
         status,
     )
-
-
-def _survey_url(conversation, messages) -> str | None:
-    """The survey is offered once a counsellor has answered (or closed), until it is answered."""
-    answered = any(message.sender == "counsellor" for message in messages)
-    if not (answered or conversation.state == "closed") or survey.is_answered(conversation.id):
-        return None
-    return survey.link_for(conversation)
 
 
 @bp.route("/inbox/conversations/<int:conversation_id>/export", methods=["POST"])

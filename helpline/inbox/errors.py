@@ -50,11 +50,6 @@ class ServiceClosed(InboxError):
     default_message = "The chat is closed now."
 
 
-class NoPhone(InboxError):
-    code = "no_phone"
-    default_message = "Add the phone number calls are put through to first."
-
-
 class InvalidInput(InboxError):
     code = "invalid"
     status = 422

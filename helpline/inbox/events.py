@@ -5,7 +5,15 @@ from flask_login import current_user
 from flask_socketio import join_room, leave_room
 
 from helpline.extensions import socketio
-from helpline.inbox import broadcast, connections, service
+from helpline.inbox import (
+    broadcast,
+    connections,
+    conversations,
+    find,
+    messages,
+    referrals,
+    summaries,
+)
 from helpline.inbox.payloads import message_payload
 from helpline.inbox.permissions import can
 from helpline.inbox.schemas import (
@@ -49,13 +57,13 @@ def disconnect(*_reason):
 @socketio.on("list", namespace=NS)
 @acked(ListSchema(), staff=True)
 def list_conversations(payload: dict) -> dict:
-    return {"conversations": service.list_conversations(user(), **payload)}
+    return {"conversations": summaries.list_conversations(user(), **payload)}
 
 
 @socketio.on("open", namespace=NS)
 @acked(OpenSchema(), staff=True)
 def open_conversation(payload: dict) -> dict:
-    opened = service.open_for_staff(payload["conversation_id"], user(), payload["since_seq"])
+    opened = summaries.open_for_staff(payload["conversation_id"], user(), payload["since_seq"])
     join_room(broadcast.conversation_room(payload["conversation_id"]), namespace=NS)
     return opened
 
@@ -70,36 +78,21 @@ def close_view(payload: dict) -> dict:
 @socketio.on("history", namespace=NS)
 @acked(ConversationRef(), staff=True)
 def history(payload: dict) -> dict:
-    return {"conversations": service.earlier_conversations(payload["conversation_id"], user())}
+    return {"conversations": summaries.earlier_conversations(payload["conversation_id"], user())}
 
 
 @socketio.on("claim", namespace=NS)
 @acked(ConversationRef(), staff=True)
 def claim(payload: dict) -> dict:
-    conversation = service.claim(payload["conversation_id"], user())
+    conversation = conversations.claim(payload["conversation_id"], user())
     join_room(broadcast.conversation_room(conversation.id), namespace=NS)
-    return {"conversation": service.summary(conversation)}
-
-
-def _reply_quickly(payload: dict, staff_id: int, session_token: str) -> dict | None:
-    """A reply to one's own active conversation, without loading the user first: every check
-    is in the statement that stores it (`service.post_reply_as`)."""
-    if payload["note"]:
-        return None
-    posted = service.post_reply_as(
-        payload["conversation_id"],
-        staff_id,
-        session_token,
-        payload["client_msg_id"],
-        payload["body"],
-    )
-    return None if posted is None else _message_ack(posted)
+    return {"conversation": summaries.summary(conversation)}
 
 
 @socketio.on("message", namespace=NS)
-@acked(StaffMessageSchema(), staff=True, quick=_reply_quickly)
+@acked(StaffMessageSchema(), staff=True)
 def message(payload: dict) -> dict:
-    posted = service.post_staff_message(
+    posted = messages.post_staff_message(
         payload["conversation_id"],
         user(),
         payload["client_msg_id"],
@@ -109,7 +102,7 @@ def message(payload: dict) -> dict:
     return _message_ack(posted)
 
 
-def _message_ack(posted: service.Posted) -> dict:
+def _message_ack(posted: messages.Posted) -> dict:
     return {
         "seq": posted.message.seq,
         "duplicate": not posted.created,
@@ -120,44 +113,46 @@ def _message_ack(posted: service.Posted) -> dict:
 @socketio.on("transfer", namespace=NS)
 @acked(TransferSchema(), staff=True)
 def transfer(payload: dict) -> dict:
-    conversation = service.transfer(payload["conversation_id"], user(), payload["to"])
-    return {"conversation": service.summary(conversation)}
+    conversation = conversations.transfer(payload["conversation_id"], user(), payload["to"])
+    return {"conversation": summaries.summary(conversation)}
 
 
 @socketio.on("end", namespace=NS)
 @acked(ConversationRef(), staff=True)
 def end(payload: dict) -> dict:
-    return {"conversation": service.summary(service.end(payload["conversation_id"], user()))}
+    return {
+        "conversation": summaries.summary(conversations.end(payload["conversation_id"], user()))
+    }
 
 
 @socketio.on("close", namespace=NS)
 @acked(CloseSchema(), staff=True)
 def close(payload: dict) -> dict:
-    conversation = service.close(
+    conversation = conversations.close(
         payload["conversation_id"], user(), payload["summary"], payload["categories"]
     )
-    return {"conversation": service.summary(conversation)}
+    return {"conversation": summaries.summary(conversation)}
 
 
 @socketio.on("recategorise", namespace=NS)
 @acked(RecategoriseSchema(), staff=True)
 def recategorise(payload: dict) -> dict:
-    conversation = service.recategorise(
+    conversation = conversations.recategorise(
         payload["conversation_id"], user(), payload["summary"], payload["categories"]
     )
-    return {"conversation": service.summary(conversation)}
+    return {"conversation": summaries.summary(conversation)}
 
 
 @socketio.on("categories", namespace=NS)
 @acked(CategoriesSchema(), staff=True)
 def categories(payload: dict) -> dict:
-    return {"categories": service.categories_offered(user(), payload["service"])}
+    return {"categories": conversations.categories_offered(user(), payload["service"])}
 
 
 @socketio.on("add_referral", namespace=NS)
 @acked(ReferralSchema(), staff=True)
 def add_referral(payload: dict) -> dict:
-    referral = service.add_referral(
+    referral = referrals.add_referral(
         payload["conversation_id"],
         user(),
         payload["kind"],
@@ -170,14 +165,14 @@ def add_referral(payload: dict) -> dict:
 @socketio.on("remove_referral", namespace=NS)
 @acked(ReferralRef(), staff=True)
 def remove_referral(payload: dict) -> dict:
-    service.remove_referral(payload["conversation_id"], payload["referral_id"], user())
+    referrals.remove_referral(payload["conversation_id"], payload["referral_id"], user())
     return {}
 
 
 @socketio.on("typing", namespace=NS)
 @acked(StaffTypingSchema(), staff=True)
 def typing(payload: dict) -> dict:
-    conversation = service.by_id(payload["conversation_id"])
+    conversation = find.by_id(payload["conversation_id"])
     if can(user(), "reply", conversation):
         broadcast.to_visitor(conversation.id, "typing", {"typing": payload["typing"]})
     return {}
@@ -186,11 +181,11 @@ def typing(payload: dict) -> dict:
 @socketio.on("read", namespace=NS)
 @acked(StaffReadSchema(), staff=True)
 def read(payload: dict) -> dict:
-    service.staff_read(payload["conversation_id"], user(), payload["seq"])
+    messages.staff_read(payload["conversation_id"], user(), payload["seq"])
     return {}
 
 
 @socketio.on("colleagues", namespace=NS)
 @acked(Empty(), staff=True)
 def colleagues(payload: dict) -> dict:
-    return {"colleagues": service.colleagues(user())}
+    return {"colleagues": summaries.colleagues(user())}

@@ -212,6 +212,11 @@ class Message(db.Model):
 
     author: Mapped[StaffUser | None] = relationship(lazy="joined")
 
+    @property
+    def author_name(self) -> str | None:
+        """The staff member's name as shown with the message."""
+        return self.author.display_name if self.author else None
+
 
 class AuditEntry(db.Model):
     """Who read or changed which contact, and when. Written in the same transaction."""

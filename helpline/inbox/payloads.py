@@ -1,10 +1,19 @@
-"""What the sockets send: plain dicts built from models, one shape per thing."""
+"""What the sockets send: plain dicts built from models, one shape per thing.
+
+A message is a `Message` read from the database or the `StoredMessage` the append returned:
+both have the fields used here.
+"""
+
+from typing import TYPE_CHECKING
 
 from helpline.inbox.models import Conversation, Message, Referral
+
+if TYPE_CHECKING:
+    from helpline.inbox.messages import StoredMessage
 from helpline.timeutil import iso
 
 
-def message_payload(message: Message, conversation: Conversation) -> dict:
+def message_payload(message: "Message | StoredMessage", conversation: Conversation) -> dict:
     """A message as staff see it (staff also receive private notes)."""
     return {"conversation_id": conversation.id, **visitor_message_payload(message)} | {
         "client_msg_id": message.client_msg_id,
@@ -12,14 +21,16 @@ def message_payload(message: Message, conversation: Conversation) -> dict:
     }
 
 
-def removed_after_days(message: Message, conversation: Conversation) -> int | None:
+def removed_after_days(
+    message: "Message | StoredMessage", conversation: Conversation
+) -> int | None:
     """After how many days the words of this message were purged (helpline/retention), if so."""
     if conversation.purged_at is None or message.kind == "event":
         return None
     return conversation.service.retention_days
 
 
-def visitor_message_payload(message: Message) -> dict:
+def visitor_message_payload(message: "Message | StoredMessage") -> dict:
     """A message for the visitor: no internal ids, and only their own client_msg_id."""
     return {
         "seq": message.seq,
@@ -28,7 +39,7 @@ def visitor_message_payload(message: Message) -> dict:
         "kind": message.kind,
         "event": message.event,
         "body": message.body,
-        "author": message.author.display_name if message.author else None,
+        "author": message.author_name,
         "created_at": iso(message.created_at),
     }
 

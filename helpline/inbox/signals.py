@@ -4,7 +4,8 @@
 commit includes them). `claiming` is sent before a claim is written: a receiver may refuse it
 by raising an InboxError. `claimed` and `message_posted` are sent after commit.
 `summarising` asks channels for what the inbox list shows of their conversations: each
-receiver returns a dict from conversation id to extra fields.
+receiver returns a dict from conversation id to extra fields. `visitor_viewing` asks for what the
+visitor's page shows besides the conversation's state: each receiver returns a dict of fields.
 """
 
 from blinker import Namespace
@@ -16,3 +17,4 @@ message_posted = _signals.signal("message-posted")
 claiming = _signals.signal("conversation-claiming")
 claimed = _signals.signal("conversation-claimed")
 summarising = _signals.signal("conversations-summarising")
+visitor_viewing = _signals.signal("visitor-viewing")

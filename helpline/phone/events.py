@@ -3,7 +3,7 @@
 from flask_login import current_user
 
 from helpline.extensions import socketio
-from helpline.inbox import service as inbox
+from helpline.phone import inbox as phone_inbox
 from helpline.phone import schemas, service
 from helpline.sockets import acked
 
@@ -31,5 +31,5 @@ def delete_voicemail(payload: dict) -> dict:
 @socketio.on("take_calls", namespace=NS)
 @acked(schemas.TakeCalls(), staff=True)
 def take_calls(payload: dict) -> dict:
-    inbox.set_takes_calls(user(), payload["on"])
+    phone_inbox.set_takes_calls(user(), payload["on"])
     return {"takes_calls": payload["on"]}

@@ -17,12 +17,13 @@ from helpline.abuse import service as abuse
 from helpline.auth.models import StaffUser
 from helpline.encryption import seal, unseal
 from helpline.extensions import db
-from helpline.inbox import service as inbox
-from helpline.inbox import signals
-from helpline.inbox.errors import InboxError, InvalidState, NoPhone
+from helpline.inbox import audit, find, intake, messages, signals
+from helpline.inbox.errors import InboxError, InvalidState
 from helpline.inbox.models import Conversation, Service
 from helpline.inbox.permissions import require
+from helpline.phone import inbox as phone_inbox
 from helpline.phone import rest, twiml
+from helpline.phone.inbox import NoPhone, caller_gone, record, requeue, staff_available_for_calls
 from helpline.phone.models import FINAL_STATUSES, STATUS_RANK, PhoneCall, PhoneLine
 from helpline.survey import service as survey
 from helpline.survey.models import QUESTIONS
@@ -91,9 +92,9 @@ def incoming_call(call_sid: str, caller: str, called: str, now: datetime | None 
     if service is None:
         return twiml.goodbye(twiml.UNKNOWN_NUMBER)
     withheld = is_withheld(caller)
-    open_now = inbox.within_hours(service, now)
-    available = open_now and inbox.staff_available_for_calls(service.id)
-    client = inbox.new_client() if withheld else inbox.client_for_phone(caller)
+    open_now = find.within_hours(service, now)
+    available = open_now and staff_available_for_calls(service.id)
+    client = intake.new_client() if withheld else intake.client_for_phone(caller)
     if not withheld and abuse.client_blocked(client.id):
         db.session.rollback()  # a kept-out call leaves nothing behind
         return twiml.goodbye(twiml.KEPT_OUT)
@@ -121,8 +122,15 @@ def incoming_call(call_sid: str, caller: str, called: str, now: datetime | None 
         connection.execute(_insert_leg, call)
 
     try:
-        posted = inbox.open_conversation(
-            service, "phone", client, call_sid, "", now, event="call_started", attach=attach
+        posted = intake.open_conversation(
+            service,
+            "phone",
+            client,
+            call_sid,
+            "",
+            now,
+            event=("call_started", phone_inbox.text("call_started")),
+            attach=attach,
         )
     except IntegrityError:
         # The same call reported twice at once: the first request's conversation stands.
@@ -146,7 +154,7 @@ def keep_waiting(call_sid: str, queue_time: int) -> str:
     conversation = call.conversation
     limit = current_app.config["PHONE_QUEUE_WAIT_SECONDS"]
     leave = conversation.state == "queued" and (
-        queue_time >= limit or not inbox.staff_available_for_calls(conversation.service_id)
+        queue_time >= limit or not staff_available_for_calls(conversation.service_id)
     )
     db.session.rollback()
     return twiml.waiting(first=queue_time < 5, leave=leave)
@@ -166,7 +174,7 @@ def left_queue(call_sid: str, result: str, now: datetime | None = None) -> str:
             return twiml.empty()
         _move_stage(line, ("ringing",), "menu")
         service = call.conversation.service
-        return twiml.menu(service, closed=not inbox.within_hours(service), withheld=line.withheld)
+        return twiml.menu(service, closed=not find.within_hours(service), withheld=line.withheld)
     return twiml.empty()
 
 
@@ -177,13 +185,13 @@ def menu_choice(call_sid: str, digits: str) -> str:
         return twiml.goodbye()
     line = _line(call.conversation_id)
     service = call.conversation.service
-    closed = not inbox.within_hours(service)
+    closed = not find.within_hours(service)
     if digits == "1":
         _move_stage(line, ("menu", "ringing"), "recording")
         return twiml.record()
     if digits == "2" and not line.withheld:
         if _move_stage(line, ("menu", "ringing", "recording"), "callback_requested"):
-            inbox.record_event(call.conversation_id, "callback_requested")
+            record(call.conversation_id, "callback_requested")
         return twiml.goodbye(twiml.CALLBACK)
     db.session.rollback()
     prompt = None if digits == "2" else twiml.UNKNOWN_CHOICE
@@ -217,7 +225,7 @@ def voicemail(call_sid: str, recording_sid: str | None, url: str | None, seconds
         .execution_options(synchronize_session=False)
     ).rowcount
     if stored:
-        inbox.record_event(call.conversation_id, "voicemail", duration=talk_time(seconds))
+        record(call.conversation_id, "voicemail", duration=talk_time(seconds))
     else:
         db.session.rollback()
     return twiml.goodbye(twiml.RECORDED)
@@ -249,7 +257,7 @@ def put_through_ended(
             .execution_options(synchronize_session=False)
         )
         _move_stage(line, ("connected",), "ended", commit=False)
-        if inbox.caller_gone(conversation.id, duration=talk_time(seconds)) is None:
+        if caller_gone(conversation.id, duration=talk_time(seconds)) is None:
             db.session.commit()
         # Heard only by a caller still on the line: the counsellor hung up first.
         return twiml.survey_question(QUESTIONS[0], intro=True) if ask_survey else twiml.goodbye()
@@ -268,7 +276,7 @@ def put_through_ended(
             .execution_options(synchronize_session=False)
         )
     _move_stage(line, ("connected",), "ringing", commit=False)
-    if inbox.requeue(conversation.id, "call_missed") is None:
+    if requeue(conversation.id, "call_missed") is None:
         db.session.commit()
     return twiml.enqueue(conversation.service, greet=False)
 
@@ -351,16 +359,20 @@ def call_status(
         return
     if call.leg == "caller":
         if newly_answered:
-            inbox.add_contact_moment(conversation_id, "callback", now, event="callback_answered")
+            messages.add_contact_moment(
+                conversation_id,
+                "callback",
+                now,
+                event="callback_answered",
+                text=phone_inbox.text("callback_answered"),
+            )
         if final and moved:
             if status == "completed" and (duration or 0) > 0:
-                inbox.record_event(conversation_id, "callback_ended", duration=talk_time(duration))
+                record(conversation_id, "callback_ended", duration=talk_time(duration))
             else:
-                inbox.record_event(conversation_id, "callback_failed", status=_said(status))
+                record(conversation_id, "callback_failed", status=_said(status))
     elif final and moved and status != "completed":
-        inbox.record_event(
-            conversation_id, "callback_failed", status="your phone: " + _said(status)
-        )
+        record(conversation_id, "callback_failed", status="your phone: " + _said(status))
 
 
 # --- staff actions --------------------------------------------------------------------------------
@@ -397,7 +409,7 @@ def put_through(conversation: Conversation, user: StaffUser) -> None:
             call.call_sid, twiml.put_through(user.phone_endpoint, service_number, user.id)
         )
     except rest.PhoneUnavailable as error:
-        inbox.requeue(conversation.id, "call_not_connected")
+        requeue(conversation.id, "call_not_connected")
         raise CallNotConnected(str(error)) from error
     line = _line(conversation.id)
     _move_stage(line, LIVE_STAGES, "connected", commit=False)
@@ -408,12 +420,12 @@ def put_through(conversation: Conversation, user: StaffUser) -> None:
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
-    inbox.announce(conversation.id)
+    phone_inbox.show(conversation.id)
 
 
 def call_back(conversation_id: int, user: StaffUser, now: datetime | None = None) -> PhoneCall:
     """Call back the caller of a phone conversation: the counsellor's phone rings first."""
-    conversation = inbox.by_id(conversation_id)
+    conversation = find.by_id(conversation_id)
     require(user, "call_back", conversation)
     if conversation.channel != "phone":
         raise InvalidState("Only a phone conversation can be called back.")
@@ -469,14 +481,14 @@ def dial_back(
         created_at=now,
     )
     db.session.add(call)
-    inbox.record_event(conversation_id, "callback_started", user, now, audit="phone.callback")
+    record(conversation_id, "callback_started", user, now, audit_action="phone.callback")
     return call
 
 
 def delete_voicemail(conversation_id: int, user: StaffUser, now: datetime | None = None) -> None:
     """Delete the voicemail at Twilio and forget where it was."""
     now = now or utcnow()
-    conversation = inbox.by_id(conversation_id)
+    conversation = find.by_id(conversation_id)
     require(user, "delete_recording", conversation)
     line = _line(conversation_id)
     if line is None or line.recording_sid is None or line.recording_deleted_at is not None:
@@ -490,19 +502,17 @@ def delete_voicemail(conversation_id: int, user: StaffUser, now: datetime | None
         .values(recording_url=None, recording_deleted_at=now)
         .execution_options(synchronize_session=False)
     )
-    inbox.record_event(
-        conversation_id, "recording_deleted", user, now, audit="phone.recording.delete"
-    )
+    record(conversation_id, "recording_deleted", user, now, audit_action="phone.recording.delete")
 
 
 def voicemail_for_staff(conversation_id: int, user: StaffUser) -> PhoneLine:
     """The voicemail of a conversation, for playing in the inbox (audited)."""
-    conversation = inbox.by_id(conversation_id)
+    conversation = find.by_id(conversation_id)
     require(user, "listen_recording", conversation)
     line = _line(conversation_id)
     if line is None or line.recording_url is None:
         raise InvalidState("There is no voicemail to play.")
-    inbox.audit(user, "phone.recording.listen", conversation)
+    audit.audit(user, "phone.recording.listen", conversation)
     return line
 
 
@@ -662,7 +672,7 @@ def _replay(call: PhoneCall) -> str:
     if line.stage == "ringing":
         return twiml.enqueue(service)
     if line.stage == "menu":
-        return twiml.menu(service, closed=not inbox.within_hours(service), withheld=line.withheld)
+        return twiml.menu(service, closed=not find.within_hours(service), withheld=line.withheld)
     return twiml.empty()
 
 
@@ -677,7 +687,7 @@ def _move_stage(
     if commit:
         db.session.commit()
         if moved:
-            inbox.announce(line.conversation_id)
+            phone_inbox.show(line.conversation_id)
     return bool(moved)
 
 
@@ -692,7 +702,7 @@ def _caller_hung_up(call: PhoneCall, now: datetime | None) -> None:
     if talk is None and call.answered_at is not None:
         talk = int(((now or utcnow()) - call.answered_at).total_seconds())
     _move_stage(line, ("ringing", "menu", "connected"), "ended", commit=False)
-    if inbox.caller_gone(conversation_id, now, duration=talk_time(talk)) is None:
+    if caller_gone(conversation_id, now, duration=talk_time(talk)) is None:
         db.session.commit()
 
 

@@ -13,8 +13,9 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from helpline.extensions import db
+from helpline.inbox import signals
 from helpline.inbox.errors import InboxError
-from helpline.inbox.models import Conversation
+from helpline.inbox.models import Conversation, Message
 from helpline.survey.models import QUESTIONS, SurveyAnswer
 from helpline.timeutil import utcnow
 
@@ -140,3 +141,28 @@ def answer_by_keypad(
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
+
+
+@signals.visitor_viewing.connect
+def offer_survey(conversation: Conversation) -> dict:
+    """The link to the survey, until it is answered: once a chat has ended, or once a form's
+    sender has an answer (or the conversation is closed)."""
+    if conversation.channel == "chat":
+        offered = conversation.state in ("wrap_up", "closed")
+    elif conversation.channel == "form":
+        offered = conversation.state == "closed" or _answered(conversation.id)
+    else:
+        offered = False
+    if not offered or is_answered(conversation.id):
+        return {}
+    return {"survey_url": link_for(conversation)}
+
+
+def _answered(conversation_id: int) -> bool:
+    """A counsellor has written to the sender."""
+    answer = select(Message.id).where(
+        Message.conversation_id == conversation_id,
+        Message.sender == "counsellor",
+        Message.kind == "text",
+    )
+    return db.session.scalar(answer.limit(1)) is not None
