@@ -1,6 +1,7 @@
 """Start real helpline server processes (gunicorn, as deployed) for tests and benchmarks."""
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -81,6 +82,8 @@ class Server:
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
+            # A process group of its own, which kill() ends in one signal: master and workers.
+            start_new_session=True,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -102,6 +105,13 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+    def kill(self) -> None:
+        """End master and workers at once with SIGKILL, as a crash or the OOM killer would:
+        nothing is finished, flushed or said goodbye to."""
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
 
     def log(self) -> str:
         return self.log_path.read_text() if self.log_path.exists() else ""
