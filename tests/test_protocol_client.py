@@ -114,6 +114,13 @@ def client(tmp_path):
     return module
 
 
+def cut_off(proxy: CuttingProxy, sio: socketio.Client, namespace: str) -> str:
+    """Cut every connection through `proxy`; returns the client's connection id before."""
+    before = sio.get_sid(namespace)
+    proxy.cut()
+    return before
+
+
 def reconnected(sio: socketio.Client, namespace: str, before: str, timeout: float = 20) -> bool:
     """The client is connected again, on a connection other than `before`."""
     deadline = time.monotonic() + timeout
@@ -139,9 +146,9 @@ def keep_writing(stop: threading.Event, send) -> tuple[threading.Thread, list]:
     return thread, acks
 
 
-def chat_while_cutting(proxy: CuttingProxy, staff, visitor, conversation_id: int) -> tuple:
-    """The visitor and the counsellor write while the proxy cuts their connections CUTS times,
-    each time once both are back; returns the acks of each."""
+def chat_while_cutting(lines: tuple, staff, visitor, conversation_id: int) -> tuple:
+    """The visitor and the counsellor write while both their connections are cut CUTS times,
+    each time once both are back by themselves; returns the acks of each."""
     stop = threading.Event()
     writers = [
         keep_writing(stop, lambda n: visitor.send(f"visitor {n}")),
@@ -151,16 +158,30 @@ def chat_while_cutting(proxy: CuttingProxy, staff, visitor, conversation_id: int
     try:
         for _ in range(CUTS):
             time.sleep(0.7)
-            sids = staff.sio.get_sid("/inbox"), visitor.sio.get_sid("/chat")
-            proxy.cut()
-            assert reconnected(staff.sio, "/inbox", sids[0]), "the staff client stayed away"
-            assert reconnected(visitor.sio, "/chat", sids[1]), "the visitor client stayed away"
+            staff_was = cut_off(lines[0], staff.sio, "/inbox")
+            visitor_was = cut_off(lines[1], visitor.sio, "/chat")
+            assert reconnected(staff.sio, "/inbox", staff_was), "the staff client stayed away"
+            assert reconnected(visitor.sio, "/chat", visitor_was), "the visitor stayed away"
         time.sleep(1)
     finally:
         stop.set()
         for thread, _ in writers:
             thread.join(timeout=120)
     return writers[0][1], writers[1][1]
+
+
+def write_to_the_absent(lines: tuple, staff, visitor, conversation_id: int) -> list[str]:
+    """Each side writes once while the other is cut off, and then nobody writes: only catching
+    up after the reconnect brings it. Returns what was written."""
+    staff_was = cut_off(lines[0], staff.sio, "/inbox")
+    asked = visitor.send("Are you still there?")
+    assert reconnected(staff.sio, "/inbox", staff_was), "the staff client stayed away"
+    assert staff.transcripts[conversation_id].wait_for(asked["seq"])
+    visitor_was = cut_off(lines[1], visitor.sio, "/chat")
+    answered = staff.send(conversation_id, "Yes, I am here.")
+    assert reconnected(visitor.sio, "/chat", visitor_was), "the visitor stayed away"
+    assert visitor.transcript.wait_for(answered["seq"])
+    return ["Are you still there?", "Yes, I am here."]
 
 
 def server_copy(url: str, client, conversation_id: int, token: str) -> tuple[list, list]:
@@ -187,23 +208,23 @@ def shown(messages: list[dict]) -> list[tuple[int, str]]:
 def test_documented_client_reconnects_by_itself_and_ends_with_every_message_once_in_order(
     server, client
 ):
-    proxy = CuttingProxy(server.port)
-    staff = client.StaffClient(proxy.url, client.sign_in(proxy.url, *COUNSELLOR))
-    visitor = client.VisitorClient(proxy.url, "helpwanted", secrets.token_urlsafe(32))
+    lines = CuttingProxy(server.port), CuttingProxy(server.port)  # the staff's, the visitor's
+    staff = client.StaffClient(lines[0].url, client.sign_in(lines[0].url, *COUNSELLOR))
+    visitor = client.VisitorClient(lines[1].url, "helpwanted", secrets.token_urlsafe(32))
     try:
         assert visitor.send("Someone is threatening to share a photo of me.")["ok"]
         (waiting,) = staff.call("list", {"states": ["queued"]})["conversations"]
         assert staff.call("claim", {"conversation_id": waiting["id"]})["ok"]
         transcript = staff.open(waiting["id"])
 
-        visitor_acks, staff_acks = chat_while_cutting(proxy, staff, visitor, waiting["id"])
+        visitor_acks, staff_acks = chat_while_cutting(lines, staff, visitor, waiting["id"])
+        last_words = write_to_the_absent(lines, staff, visitor, waiting["id"])
 
         assert all(ack["ok"] for ack in visitor_acks + staff_acks)
-        assert len(visitor_acks) > 20 and len(staff_acks) > 20
-        for_staff, for_visitor = server_copy(server.url, client, waiting["id"], visitor.token)
-        sent = ["Someone is threatening to share a photo of me."]
+        sent = ["Someone is threatening to share a photo of me.", *last_words]
         sent += [f"visitor {n}" for n in range(len(visitor_acks))]
         sent += [f"staff {n}" for n in range(len(staff_acks))]
+        for_staff, for_visitor = server_copy(server.url, client, waiting["id"], visitor.token)
         assert sorted(m["body"] for m in for_staff if m["kind"] != "event") == sorted(sent)
         assert transcript.wait_for(for_staff[-1]["seq"])
         assert visitor.transcript.wait_for(for_visitor[-1]["seq"])
@@ -212,7 +233,8 @@ def test_documented_client_reconnects_by_itself_and_ends_with_every_message_once
     finally:
         staff.sio.disconnect()
         visitor.sio.disconnect()
-        proxy.close()
+        for line in lines:
+            line.close()
 
 
 def test_documented_example_prints_what_the_document_shows(server, client, tmp_path):
