@@ -23,7 +23,6 @@ from helpline.extensions import (
     migrate,
     socketio,
 )
-from helpline.sockets import RedisManager, SessionInterface
 from helpline.text import refuse_unreadable_text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -108,7 +107,6 @@ def register_input_checks(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    app.session_interface = SessionInterface()
     db.init_app(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
@@ -131,8 +129,10 @@ def register_extensions(app: Flask) -> None:
     from helpline.phone import events as phone_events  # noqa: F401
 
     if app.config["REDIS_URL"]:
-        manager = RedisManager(app.config["REDIS_URL"], channel=app.config["SOCKETIO_CHANNEL"])
-        queue = {"message_queue": None, "client_manager": manager}
+        queue = {
+            "message_queue": app.config["REDIS_URL"],
+            "channel": app.config["SOCKETIO_CHANNEL"],
+        }
     else:
         # Explicitly none: Flask-SocketIO would otherwise keep the queue of an earlier app.
         queue = {"message_queue": None, "client_manager": None}
