@@ -85,7 +85,7 @@ def seed_demo_two_factor(user: StaffUser, secret: str) -> None:
 
 def seed_demo_availability() -> None:
     """Give the demo therapist weekly sessions, once."""
-    from helpline.followup import service as followup
+    from helpline.followup import therapists
     from helpline.followup.models import AvailabilityRule
 
     therapist = db.session.scalar(
@@ -96,7 +96,7 @@ def seed_demo_availability() -> None:
     ):
         return
     for weekday, starts, ends, minutes in DEMO_AVAILABILITY:
-        followup.add_rule(
+        therapists.add_rule(
             therapist,
             therapist.id,
             weekday,

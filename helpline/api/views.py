@@ -28,7 +28,7 @@ from helpline.api import commands, schemas
 from helpline.api import service as api
 from helpline.api.models import ApiToken
 from helpline.extensions import csrf
-from helpline.followup import service as followup
+from helpline.followup import bookings, sessions, therapists
 from helpline.followup.models import Booking
 from helpline.inbox import service as inbox
 from helpline.inbox.errors import NotFound
@@ -284,7 +284,7 @@ def categories(user, query):
     responses={200: schemas.SlotList},
 )
 def slots(user, query):
-    found = followup.free_slots(query.get("therapist"), query.get("first_day"), query["days"])
+    found = therapists.free_slots(query.get("therapist"), query.get("first_day"), query["days"])
     return {"slots": found}
 
 
@@ -297,7 +297,7 @@ def slots(user, query):
     errors=(404, 409),
 )
 def book(user, conversation_id, body):
-    booked = followup.book(
+    booked = bookings.book(
         conversation_id,
         user,
         body["therapist_id"],
@@ -319,7 +319,7 @@ def book(user, conversation_id, body):
 )
 def followups(user, conversation_id):
     # The booking page's own read: the same permission, the same audit entry.
-    page = followup.booking_page(conversation_id, user)
+    page = bookings.booking_page(conversation_id, user)
     return {"followups": [_followup(booking) for booking in page["bookings"]]}
 
 
@@ -332,7 +332,7 @@ def followups(user, conversation_id):
     errors=(404, 409),
 )
 def reschedule(user, booking_id, body):
-    moved = followup.reschedule(booking_id, user, body["starts_at"], body["therapist_id"])
+    moved = bookings.reschedule(booking_id, user, body["starts_at"], body["therapist_id"])
     return _followup(moved), 201
 
 
@@ -345,7 +345,7 @@ def reschedule(user, booking_id, body):
     errors=(404, 409),
 )
 def cancel(user, booking_id, body):
-    return _followup(followup.cancel(booking_id, user, body["reason"]))
+    return _followup(bookings.cancel(booking_id, user, body["reason"]))
 
 
 @bp.post("/followups/<int:booking_id>/outcome")
@@ -357,7 +357,7 @@ def cancel(user, booking_id, body):
     errors=(404, 409),
 )
 def outcome(user, booking_id, body):
-    return _booking(followup.record_outcome(booking_id, user, body["outcome"], body["note"]))
+    return _booking(sessions.record_outcome(booking_id, user, body["outcome"], body["note"]))
 
 
 def _booking(booking: Booking, code: str | None = None) -> dict:
