@@ -2,6 +2,7 @@
 
 import hashlib
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -41,26 +42,56 @@ def from_environment(instance_path: str) -> dict:
     """Build the configuration mapping from os.environ."""
     env = os.environ
     return {
+        **_deployment(env, instance_path),
+        **_chat(env),
+        **_mail_and_forms(env),
+        **_staff_sessions(env),
+        **_phone(env),
+    }
+
+
+def _deployment(env: Mapping[str, str], instance_path: str) -> dict:
+    """Secrets, stores, addresses, language and purge schedule of this deployment."""
+    return {
         "HELPLINE_ENV": env.get("HELPLINE_ENV", "development"),
         "SECRET_KEY": env.get("SECRET_KEY", DEFAULT_SECRET_KEY),
         "HASH_KEY": env.get("HASH_KEY", ""),
         "SQLALCHEMY_DATABASE_URI": database_url(env.get("DATABASE_URL"), instance_path),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_recycle": 300},
+        "SQLITE_BEGIN_IMMEDIATE": True,
         "REDIS_URL": env.get("REDIS_URL") or None,
         # Redis pub/sub channel of this deployment's socket events.
         "SOCKETIO_CHANNEL": env.get("SOCKETIO_CHANNEL", "helpline"),
         "SOCKETIO_ASYNC_MODE": async_mode(env),
         # Origins allowed to open socket.io connections; empty means same origin only.
         "SOCKETIO_ORIGINS": [o for o in env.get("SOCKETIO_ORIGINS", "").split(",") if o],
+        # Where people reach the site; used in the links of e-mails.
+        "PUBLIC_URL": env.get("PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/"),
+        "PROXY_FIX": int(env.get("PROXY_FIX", "0")),
+        # Fernet key for the few details kept encrypted; derived from SECRET_KEY when unset.
+        "ENCRYPTION_KEY": env.get("ENCRYPTION_KEY") or None,
         "TIMEZONE": env.get("HELPLINE_TIMEZONE", "Europe/Amsterdam"),
+        "BABEL_DEFAULT_LOCALE": "nl",
+        "BABEL_DEFAULT_TIMEZONE": env.get("HELPLINE_TIMEZONE", "Europe/Amsterdam"),
+        "BABEL_TRANSLATION_DIRECTORIES": str(
+            Path(__file__).resolve().parent.parent / "translations"
+        ),
+        "LANGUAGES": ["nl", "en"],
+        # How often each server process tries to purge what retention no longer keeps (one
+        # server at a time does it); 0 turns the schedule off.
+        "RETENTION_PURGE_SECONDS": float(env.get("RETENTION_PURGE_SECONDS", "3600")),
+    }
+
+
+def _chat(env: Mapping[str, str]) -> dict:
+    """Limits and timings of the chat, for visitors and counsellors."""
+    return {
         "CHAT_MAX_LENGTH": 4000,
         "DEFAULT_MAX_CHATS": int(env.get("DEFAULT_MAX_CHATS", "3")),
         # A visitor whose last connection dropped is shown as gone after this many seconds.
         "VISITOR_GRACE_SECONDS": int(env.get("VISITOR_GRACE_SECONDS", "60")),
         # How often each server process looks for visitors who have gone; 0 turns it off.
         "VISITOR_SWEEP_SECONDS": int(env.get("VISITOR_SWEEP_SECONDS", "5")),
-        # How often each server process tries to purge what retention no longer keeps (one
-        # server at a time does it); 0 turns the schedule off.
-        "RETENTION_PURGE_SECONDS": float(env.get("RETENTION_PURGE_SECONDS", "3600")),
         # Messages a single visitor connection may send per minute.
         "VISITOR_MESSAGES_PER_MINUTE": int(env.get("VISITOR_MESSAGES_PER_MINUTE", "30")),
         # Where quick exit (the button, or Esc) takes a visitor: a neutral site, not the helpline.
@@ -71,10 +102,12 @@ def from_environment(instance_path: str) -> dict:
         "CHAT_NEW_WINDOW_SECONDS": int(env.get("CHAT_NEW_WINDOW_SECONDS", "3600")),
         # How long a chat's address hash is kept (in Redis only) so a block can include it.
         "CHAT_ADDRESS_SECONDS": int(env.get("CHAT_ADDRESS_SECONDS", "86400")),
-        # Where people reach the site; used in the links of e-mails.
-        "PUBLIC_URL": env.get("PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/"),
-        # Fernet key for the few details kept encrypted; derived from SECRET_KEY when unset.
-        "ENCRYPTION_KEY": env.get("ENCRYPTION_KEY") or None,
+    }
+
+
+def _mail_and_forms(env: Mapping[str, str]) -> dict:
+    """Outgoing mail, and the limits of the contact forms and their replies."""
+    return {
         "MAIL_SERVER": env.get("MAIL_SERVER", ""),
         "MAIL_PORT": int(env.get("MAIL_PORT", "25")),
         "MAIL_USE_TLS": env.get("MAIL_USE_TLS", "") == "1",
@@ -87,6 +120,12 @@ def from_environment(instance_path: str) -> dict:
         # A signed-in form reader may keep writing for this long without re-entering the secret.
         "REPLY_SESSION_SECONDS": int(env.get("REPLY_SESSION_SECONDS", "3600")),
         "MAX_CONTENT_LENGTH": 256 * 1024,
+    }
+
+
+def _staff_sessions(env: Mapping[str, str]) -> dict:
+    """Sign-in limits, session lifetimes, cookies and rate-limit storage."""
+    return {
         "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "10 per minute"),
         # A staff sign-in ends after this long without a request or socket event, and after
         # this long in any case.
@@ -103,16 +142,13 @@ def from_environment(instance_path: str) -> dict:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": env.get("HELPLINE_ENV") == "production",
         "REMEMBER_COOKIE_SECURE": env.get("HELPLINE_ENV") == "production",
-        "PROXY_FIX": int(env.get("PROXY_FIX", "0")),
-        "BABEL_DEFAULT_LOCALE": "nl",
-        "BABEL_DEFAULT_TIMEZONE": env.get("HELPLINE_TIMEZONE", "Europe/Amsterdam"),
-        "BABEL_TRANSLATION_DIRECTORIES": str(
-            Path(__file__).resolve().parent.parent / "translations"
-        ),
-        "LANGUAGES": ["nl", "en"],
         "WTF_CSRF_TIME_LIMIT": None,
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_recycle": 300},
-        "SQLITE_BEGIN_IMMEDIATE": True,
+    }
+
+
+def _phone(env: Mapping[str, str]) -> dict:
+    """The phone line: the Twilio account, and how long callers wait and may speak."""
+    return {
         # Twilio Voice (docs/phone.md). Without an account SID outside production, the REST
         # calls go to the built-in phone simulator instead of Twilio.
         "TWILIO_ACCOUNT_SID": env.get("TWILIO_ACCOUNT_SID", ""),

@@ -14,7 +14,7 @@ from helpline.api import service as api
 from helpline.api.models import ApiToken
 from helpline.auth.models import StaffUser
 from helpline.extensions import db
-from helpline.followup import service as followup
+from helpline.followup import bookings, therapists
 from helpline.followup.models import Booking
 from helpline.inbox.models import AuditEntry, Conversation
 from helpline.timeutil import iso, utcnow
@@ -423,7 +423,7 @@ def test_categories_of_a_service(app, client):
 def therapist_available_every_day() -> StaffUser:
     therapist = factories.staff_user("Eva", role="therapist")
     for weekday in range(7):
-        followup.add_rule(therapist, therapist.id, weekday, time(0, 0), time(23, 0), 60)
+        therapists.add_rule(therapist, therapist.id, weekday, time(0, 0), time(23, 0), 60)
     db.session.commit()
     return therapist
 
@@ -499,7 +499,7 @@ def test_follow_ups_are_listed_with_their_history_and_never_the_number_or_code(
 ):
     therapist = therapist_available_every_day()
     user, headers = staff_with_token()
-    first, second, third = followup.free_slots(therapist.id, days=2)[:3]
+    first, second, third = therapists.free_slots(therapist.id, days=2)[:3]
     conversation_id = chats(visitor, 1)[0]
     chat = booked_by_api(client, headers, conversation_id, therapist, first.starts_at)
     phone = {"method": "phone", "number": "+31612345678"}
@@ -542,7 +542,7 @@ def test_reschedule_refusals_map_to_their_statuses(app, client, visitor):
     therapist_headers = bearer(token_for(therapist))
     _, headers = staff_with_token()
     _, colleague = staff_with_token("Bert")
-    first, second, third, fourth = followup.free_slots(therapist.id, days=2)[:4]
+    first, second, third, fourth = therapists.free_slots(therapist.id, days=2)[:4]
     conversation_id = chats(visitor, 1)[0]
     one = booked_by_api(client, headers, conversation_id, therapist, first.starts_at)
     booked_by_api(client, headers, conversation_id, therapist, second.starts_at)
@@ -584,7 +584,7 @@ def test_cancel_frees_the_slot_and_keeps_the_booking(app, client, visitor):
     therapist = therapist_available_every_day()
     _, headers = staff_with_token()
     _, colleague = staff_with_token("Bert")
-    slot = followup.free_slots(therapist.id, days=2)[0]
+    slot = therapists.free_slots(therapist.id, days=2)[0]
     conversation_id = chats(visitor, 1)[0]
     booking = booked_by_api(client, headers, conversation_id, therapist, slot.starts_at)
     url = f"/api/v1/followups/{booking['id']}/cancel"
@@ -604,7 +604,7 @@ def test_cancel_frees_the_slot_and_keeps_the_booking(app, client, visitor):
     assert cancelled.get_json()["id"] == booking["id"]
     db.session.rollback()
     assert db.session.get(Booking, booking["id"]).cancel_reason == "Client belde af"
-    assert slot in followup.free_slots(therapist.id, days=2)
+    assert slot in therapists.free_slots(therapist.id, days=2)
     again = client.post(url, json={}, headers=headers)
     assert again.status_code == 409 and error_code(again) == "invalid_state"
     unknown = client.post("/api/v1/followups/2147483647/cancel", json={}, headers=headers)
@@ -615,14 +615,14 @@ def test_a_session_that_is_over_cannot_be_cancelled(app, client, visitor):
     then = utcnow() - timedelta(days=3)
     therapist = factories.staff_user("Eva", role="therapist")
     for weekday in range(7):
-        followup.add_rule(
+        therapists.add_rule(
             therapist, therapist.id, weekday, time(0), time(23), 60, valid_from=then.date()
         )
     db.session.commit()
     supervisor, headers = staff_with_token("Sam", role="supervisor")
     conversation_id = chats(visitor, 1)[0]
-    slot = followup.free_slots(therapist.id, days=2, now=then)[0]
-    booked = followup.book(
+    slot = therapists.free_slots(therapist.id, days=2, now=then)[0]
+    booked = bookings.book(
         conversation_id, supervisor, therapist.id, slot.starts_at, "chat", now=then
     )
     answer = client.post(f"/api/v1/followups/{booked.booking.id}/cancel", json={}, headers=headers)
@@ -721,12 +721,12 @@ def test_schemathesis_finds_no_server_error(app, visitor):
     conversation_ids = chats(visitor, 3) + chats(visitor, 1, service="stopitnow")
     therapist = therapist_available_every_day()
     admin = factories.staff_user("Ali", role="admin")
-    slot, other = followup.free_slots(therapist.id, days=2)[:2]
-    booking = followup.book(conversation_ids[0], admin, therapist.id, slot.starts_at, "chat")
+    slot, other = therapists.free_slots(therapist.id, days=2)[:2]
+    booking = bookings.book(conversation_ids[0], admin, therapist.id, slot.starts_at, "chat")
     # Besides random ids (mostly 404), requests on rows that exist, to reach the rules behind.
     existing = {"conversation_id": conversation_ids[-1], "booking_id": booking.booking.id}
     # Cancelling is final: it gets a session of its own, so the others still find one booked.
-    spare = followup.book(
+    spare = bookings.book(
         conversation_ids[1], admin, therapist.id, other.starts_at, "phone", number="+31612345678"
     )
     headers = bearer(token_for(admin))

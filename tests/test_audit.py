@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from helpline.api import service as api
 from helpline.extensions import db
-from helpline.followup import service as followup
+from helpline.followup import calendar_feed, therapists
 from helpline.inbox.models import AuditEntry, Conversation
 from tests import factories
 from tests.test_logs import database_refuses
@@ -36,8 +36,8 @@ def test_privacy_a_staff_action_whose_audit_entry_cannot_be_written_does_not_hap
 def test_privacy_changes_that_concern_no_single_conversation_are_audited_without_one(app):
     eva = factories.staff_user("Eva", role="therapist")
 
-    followup.add_rule(eva, eva.id, 0, time(10), time(12), 45, valid_from=date(2026, 1, 1))
-    calendar = followup.rotate_calendar_token(eva)
+    therapists.add_rule(eva, eva.id, 0, time(10), time(12), 45, valid_from=date(2026, 1, 1))
+    calendar = calendar_feed.rotate_calendar_token(eva)
     made = api.create_token(eva, "laptop")
     api.revoke_token(eva, made.token.id)
 

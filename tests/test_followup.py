@@ -9,9 +9,16 @@ from sqlalchemy import func, select, update
 
 from helpline.auth.models import StaffUser
 from helpline.extensions import db
-from helpline.followup import service as followup
+from helpline.followup import bookings, sessions, therapists
+from helpline.followup.errors import (
+    NoNumber,
+    OutsideAvailability,
+    SlotInPast,
+    SlotTaken,
+    UnknownBookingCode,
+)
 from helpline.followup.models import Booking
-from helpline.inbox.errors import InvalidState, NotAllowed
+from helpline.inbox.errors import InvalidState, NotAllowed, NotFound
 from helpline.inbox.models import ContactMoment, Conversation, Service
 from helpline.phone.models import PhoneLine
 from tests import factories
@@ -30,7 +37,7 @@ def therapist(app):
     eva = factories.staff_user("Eva", role="therapist")
     eva.phone_endpoint = "+31600000077"
     db.session.commit()
-    followup.add_rule(eva, eva.id, 0, time(10), time(12), 45, valid_from=date(2026, 1, 1))
+    therapists.add_rule(eva, eva.id, 0, time(10), time(12), 45, valid_from=date(2026, 1, 1))
     return eva
 
 
@@ -57,44 +64,44 @@ def utc(day: date, hour: int, minute: int = 0) -> datetime:
 
 def book(conversation, anna, therapist, starts_at, method="chat", **options):
     options.setdefault("now", BEFORE_ALL)
-    return followup.book(conversation.id, anna, therapist.id, starts_at, method, **options)
+    return bookings.book(conversation.id, anna, therapist.id, starts_at, method, **options)
 
 
 # --- availability and daylight saving ----------------------------------------------------------
 
 
 def test_weekly_availability_keeps_local_time_across_daylight_saving(app, therapist):
-    slots = followup.free_slots(therapist.id, WINTER_MONDAY, 8, now=BEFORE_ALL)
+    slots = therapists.free_slots(therapist.id, WINTER_MONDAY, 8, now=BEFORE_ALL)
     winter = [s.starts_at for s in slots if s.starts_at.date() == WINTER_MONDAY]
     summer = [s.starts_at for s in slots if s.starts_at.date() == SUMMER_MONDAY]
     # 10:00 and 10:45 in Amsterdam: UTC+1 in winter, UTC+2 in summer; 11:30 would end after 12.
     assert winter == [utc(WINTER_MONDAY, 9), utc(WINTER_MONDAY, 9, 45)]
     assert summer == [utc(SUMMER_MONDAY, 8), utc(SUMMER_MONDAY, 8, 45)]
-    autumn = followup.free_slots(therapist.id, AUTUMN_MONDAY, 1, now=BEFORE_ALL)
+    autumn = therapists.free_slots(therapist.id, AUTUMN_MONDAY, 1, now=BEFORE_ALL)
     assert [s.starts_at for s in autumn] == [utc(AUTUMN_MONDAY, 9), utc(AUTUMN_MONDAY, 9, 45)]
-    assert followup.describe(utc(SUMMER_MONDAY, 8)) == "Mon 30 Mar 2026 10:00"
-    assert followup.describe(utc(WINTER_MONDAY, 9)) == "Mon 23 Mar 2026 10:00"
+    assert bookings.describe(utc(SUMMER_MONDAY, 8)) == "Mon 30 Mar 2026 10:00"
+    assert bookings.describe(utc(WINTER_MONDAY, 9)) == "Mon 23 Mar 2026 10:00"
 
 
 def test_days_off_and_extra_blocks_change_the_offer(app, therapist):
-    followup.add_exception(therapist, therapist.id, WINTER_MONDAY, "unavailable")
-    followup.add_exception(
+    therapists.add_exception(therapist, therapist.id, WINTER_MONDAY, "unavailable")
+    therapists.add_exception(
         therapist, therapist.id, SUMMER_MONDAY, "unavailable", time(11), time(12)
     )
-    followup.add_exception(
+    therapists.add_exception(
         therapist, therapist.id, date(2026, 3, 25), "extra", time(14), time(15), 60
     )
-    slots = [s.starts_at for s in followup.free_slots(therapist.id, WINTER_MONDAY, 8, BEFORE_ALL)]
+    slots = [s.starts_at for s in therapists.free_slots(therapist.id, WINTER_MONDAY, 8, BEFORE_ALL)]
     assert slots == [utc(date(2026, 3, 25), 13), utc(SUMMER_MONDAY, 8)]
 
 
 def test_only_the_therapist_or_a_supervisor_changes_availability(app, therapist, anna):
     with pytest.raises(NotAllowed):
-        followup.add_rule(anna, therapist.id, 1, time(9), time(10))
+        therapists.add_rule(anna, therapist.id, 1, time(9), time(10))
     sam = factories.staff_user("Sam", role="supervisor")
-    followup.add_rule(sam, therapist.id, 1, time(9), time(10), 60, valid_from=date(2026, 1, 1))
+    therapists.add_rule(sam, therapist.id, 1, time(9), time(10), 60, valid_from=date(2026, 1, 1))
     with pytest.raises(InvalidState):
-        followup.add_rule(therapist, therapist.id, 2, time(10), time(9))
+        therapists.add_rule(therapist, therapist.id, 2, time(10), time(9))
 
 
 # --- booking --------------------------------------------------------------------------------------
@@ -114,16 +121,16 @@ def test_counsellor_books_a_session_and_the_conversation_says_so(
         "Anna booked a follow-up session with Eva on Mon 30 Mar 2026 10:00."
     )
     assert (anna.id, "followup.book") in audit_actions(conversation.id)
-    free = followup.free_slots(therapist.id, SUMMER_MONDAY, 1, now=BEFORE_ALL)
+    free = therapists.free_slots(therapist.id, SUMMER_MONDAY, 1, now=BEFORE_ALL)
     assert [s.starts_at for s in free] == [utc(SUMMER_MONDAY, 8, 45)]
 
 
 @pytest.mark.parametrize(
     ("starts_at", "error"),
     [
-        (utc(SUMMER_MONDAY, 8, 15), followup.OutsideAvailability),  # not a slot start
-        (utc(date(2026, 3, 31), 8), followup.OutsideAvailability),  # a Tuesday
-        (datetime(2026, 3, 16, 9, 0), followup.SlotInPast),
+        (utc(SUMMER_MONDAY, 8, 15), OutsideAvailability),  # not a slot start
+        (utc(date(2026, 3, 31), 8), OutsideAvailability),  # a Tuesday
+        (datetime(2026, 3, 16, 9, 0), SlotInPast),
     ],
 )
 def test_a_time_outside_the_offer_is_refused_and_nothing_is_stored(
@@ -137,7 +144,7 @@ def test_a_time_outside_the_offer_is_refused_and_nothing_is_stored(
 
 def test_a_taken_slot_is_refused(app, conversation, anna, therapist):
     book(conversation, anna, therapist, utc(SUMMER_MONDAY, 8))
-    with pytest.raises(followup.SlotTaken):
+    with pytest.raises(SlotTaken):
         book(conversation, anna, therapist, utc(SUMMER_MONDAY, 8))
     assert db.session.scalar(select(func.count()).select_from(Booking)) == 1
 
@@ -155,7 +162,7 @@ def test_a_therapist_cannot_book_and_a_counsellor_is_no_therapist(
 ):
     with pytest.raises(NotAllowed):
         book(conversation, therapist, therapist, utc(SUMMER_MONDAY, 8))
-    with pytest.raises(followup.NotFound):
+    with pytest.raises(NotFound):
         book(conversation, anna, anna, utc(SUMMER_MONDAY, 8))
 
 
@@ -196,7 +203,7 @@ def test_simultaneous_bookings_of_one_slot_give_exactly_one_session(
             db.session.rollback()  # hold no lock while waiting for the others
             barrier.wait()
             try:
-                followup.book(
+                bookings.book(
                     conversation_id,
                     user,
                     therapist_id,
@@ -205,7 +212,7 @@ def test_simultaneous_bookings_of_one_slot_give_exactly_one_session(
                     now=BEFORE_ALL,
                 )
                 outcomes.append("booked")
-            except followup.SlotTaken:
+            except SlotTaken:
                 outcomes.append("taken")
             finally:
                 db.session.remove()
@@ -222,14 +229,14 @@ def test_simultaneous_bookings_of_one_slot_give_exactly_one_session(
 
 def test_reschedule_and_cancel_keep_the_history(app, conversation, anna, therapist):
     first = book(conversation, anna, therapist, utc(SUMMER_MONDAY, 8)).booking
-    moved = followup.reschedule(first.id, anna, utc(SUMMER_MONDAY, 8, 45), now=BEFORE_ALL)
+    moved = bookings.reschedule(first.id, anna, utc(SUMMER_MONDAY, 8, 45), now=BEFORE_ALL)
     assert moved.rescheduled_from_id == first.id
     assert db.session.get(Booking, first.id).status == "rescheduled"
     # The first time is free again; the new one is not.
-    free = [s.starts_at for s in followup.free_slots(therapist.id, SUMMER_MONDAY, 1, BEFORE_ALL)]
+    free = [s.starts_at for s in therapists.free_slots(therapist.id, SUMMER_MONDAY, 1, BEFORE_ALL)]
     assert free == [utc(SUMMER_MONDAY, 8)]
-    followup.cancel(moved.id, anna, "Client asked to cancel", now=BEFORE_ALL)
-    history = [(b.status, b.starts_at) for b in followup.bookings_of(conversation.id)]
+    bookings.cancel(moved.id, anna, "Client asked to cancel", now=BEFORE_ALL)
+    history = [(b.status, b.starts_at) for b in bookings.bookings_of(conversation.id)]
     assert history == [
         ("rescheduled", utc(SUMMER_MONDAY, 8)),
         ("cancelled", utc(SUMMER_MONDAY, 8, 45)),
@@ -240,13 +247,13 @@ def test_reschedule_and_cancel_keep_the_history(app, conversation, anna, therapi
         "followup.cancel",
     ]
     # Both times can be booked again.
-    assert len(followup.free_slots(therapist.id, SUMMER_MONDAY, 1, BEFORE_ALL)) == 2
+    assert len(therapists.free_slots(therapist.id, SUMMER_MONDAY, 1, BEFORE_ALL)) == 2
 
 
 def test_the_code_of_a_moved_chat_session_still_opens_it(app, conversation, anna, therapist):
     booked = book(conversation, anna, therapist, utc(SUMMER_MONDAY, 8))
-    moved = followup.reschedule(booked.booking.id, anna, utc(SUMMER_MONDAY, 8, 45), now=BEFORE_ALL)
-    chat, _token = followup.open_booked_chat(booked.code.lower(), now=utc(SUMMER_MONDAY, 8, 40))
+    moved = bookings.reschedule(booked.booking.id, anna, utc(SUMMER_MONDAY, 8, 45), now=BEFORE_ALL)
+    chat, _token = sessions.open_booked_chat(booked.code.lower(), now=utc(SUMMER_MONDAY, 8, 40))
     assert (chat.state, chat.assignee_id) == ("active", therapist.id)
     assert db.session.get(Booking, moved.id).chat_conversation_id == chat.id
     assert chat.client_id == conversation.client_id
@@ -255,12 +262,12 @@ def test_the_code_of_a_moved_chat_session_still_opens_it(app, conversation, anna
 def test_a_booked_chat_opens_only_around_its_time(app, conversation, anna, therapist):
     booked = book(conversation, anna, therapist, utc(SUMMER_MONDAY, 8))
     for moment in (utc(SUMMER_MONDAY, 7, 30), utc(SUMMER_MONDAY, 9)):
-        with pytest.raises(followup.UnknownBookingCode):
-            followup.open_booked_chat(booked.code, now=moment)
-    with pytest.raises(followup.UnknownBookingCode):
-        followup.open_booked_chat("WRONGCODE", now=utc(SUMMER_MONDAY, 8))
-    opened, token = followup.open_booked_chat(booked.code, now=utc(SUMMER_MONDAY, 7, 50))
-    again, same_token = followup.open_booked_chat(booked.code, now=utc(SUMMER_MONDAY, 8, 5))
+        with pytest.raises(UnknownBookingCode):
+            sessions.open_booked_chat(booked.code, now=moment)
+    with pytest.raises(UnknownBookingCode):
+        sessions.open_booked_chat("WRONGCODE", now=utc(SUMMER_MONDAY, 8))
+    opened, token = sessions.open_booked_chat(booked.code, now=utc(SUMMER_MONDAY, 7, 50))
+    again, same_token = sessions.open_booked_chat(booked.code, now=utc(SUMMER_MONDAY, 8, 5))
     assert (opened.id, token) == (again.id, same_token)
     assert messages_of(opened.id)[0].body == "The client opened the booked chat session with Eva."
 
@@ -273,10 +280,10 @@ def test_the_therapist_records_the_outcome_once_the_session_started(
 ):
     booking = book(conversation, anna, therapist, utc(SUMMER_MONDAY, 8)).booking
     with pytest.raises(InvalidState, match="not started"):
-        followup.record_outcome(booking.id, therapist, "held", now=BEFORE_ALL)
+        sessions.record_outcome(booking.id, therapist, "held", now=BEFORE_ALL)
     with pytest.raises(NotAllowed):
-        followup.record_outcome(booking.id, anna, "held", now=utc(SUMMER_MONDAY, 9))
-    followup.record_outcome(
+        sessions.record_outcome(booking.id, anna, "held", now=utc(SUMMER_MONDAY, 9))
+    sessions.record_outcome(
         booking.id, therapist, "referred", "Aangemeld bij behandelcentrum", utc(SUMMER_MONDAY, 9)
     )
     booking = db.session.get(Booking, booking.id)
@@ -319,9 +326,9 @@ def test_therapist_calls_back_at_the_session_and_it_counts_as_a_contact(app, ann
     line = db.session.scalar(select(PhoneLine))
     assert line.sealed_number is None
     with pytest.raises(InvalidState, match="30 minutes"):
-        followup.call_client(booking.id, therapist, now=utc(SUMMER_MONDAY, 6))
+        sessions.call_client(booking.id, therapist, now=utc(SUMMER_MONDAY, 6))
     with current_app.test_request_context():
-        call = followup.call_client(booking.id, therapist, now=utc(SUMMER_MONDAY, 7, 55))
+        call = sessions.call_client(booking.id, therapist, now=utc(SUMMER_MONDAY, 7, 55))
     twilio = app.config["TWILIO_HTTP_CLIENT"]
     [created] = [r for r in twilio.requests if r["path"].endswith("/Calls.json")]
     assert created["data"]["To"] == "+31600000077"
@@ -334,14 +341,14 @@ def test_therapist_calls_back_at_the_session_and_it_counts_as_a_contact(app, ann
         select(ContactMoment.kind).where(ContactMoment.conversation_id == conversation.id)
     ).all()
     assert sorted(kinds) == ["callback", "inbound"]
-    followup.record_outcome(booking.id, therapist, "held", now=utc(SUMMER_MONDAY, 9))
+    sessions.record_outcome(booking.id, therapist, "held", now=utc(SUMMER_MONDAY, 9))
     assert db.session.get(Booking, booking.id).sealed_number is None
 
 
 def test_a_phone_session_needs_a_number(app, conversation, anna, therapist):
-    with pytest.raises(followup.NoNumber):
+    with pytest.raises(NoNumber):
         book(conversation, anna, therapist, utc(SUMMER_MONDAY, 8), "phone")
-    with pytest.raises(followup.NoNumber):
+    with pytest.raises(NoNumber):
         book(conversation, anna, therapist, utc(SUMMER_MONDAY, 8), "phone", number="06-1234")
     booked = book(
         conversation, anna, therapist, utc(SUMMER_MONDAY, 8), "phone", number="+31611112222"
@@ -365,14 +372,14 @@ def test_agenda_shows_categories_and_summary_and_the_transcript_only_when_shared
 
     conversations.close(conversation.id, anna, "Wil hulp", [factories.category_id("concern_self")])
     other = factories.staff_user("Finn", role="therapist")
-    [row] = followup.agenda(therapist, now=BEFORE_ALL)
+    [row] = sessions.agenda(therapist, now=BEFORE_ALL)
     assert row["categories"] == ["Concern about own feelings"]
     assert row["summary"] == "Wil hulp"
     assert row["when"].hour == 10
-    assert followup.agenda(other, now=BEFORE_ALL) == []
-    words = [m.body for m in followup.transcript(shared.id, therapist)]
+    assert sessions.agenda(other, now=BEFORE_ALL) == []
+    words = [m.body for m in sessions.transcript(shared.id, therapist)]
     assert "Ik maak me zorgen over mijn gedachten." in words
     with pytest.raises(NotAllowed):
-        followup.transcript(shared.id, other)
+        sessions.transcript(shared.id, other)
     assert (therapist.id, "followup.transcript") in audit_actions(conversation.id)
     assert (therapist.id, "followup.agenda") in audit_actions(conversation.id)

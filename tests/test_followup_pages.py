@@ -9,7 +9,7 @@ from sqlalchemy import func, select, update
 
 from helpline.codes import keyed_hash
 from helpline.extensions import db
-from helpline.followup import service as followup
+from helpline.followup import bookings, sessions, therapists
 from helpline.followup.models import AvailabilityException, AvailabilityRule, Booking
 from helpline.inbox import conversations
 from helpline.inbox.models import Conversation
@@ -45,7 +45,7 @@ def therapist(app):
     eva.phone_endpoint = "+31600000077"
     db.session.commit()
     for weekday in range(7):
-        followup.add_rule(eva, eva.id, weekday, time(10), time(12), 45, valid_from=LONG_AGO)
+        therapists.add_rule(eva, eva.id, weekday, time(10), time(12), 45, valid_from=LONG_AGO)
     return eva
 
 
@@ -68,11 +68,11 @@ def slot_value(slot) -> str:
     return f"{slot.therapist_id}:{slot.starts_at.isoformat()}"
 
 
-def first_free(therapist) -> followup.Slot:
-    return followup.free_slots(therapist.id)[0]
+def first_free(therapist) -> therapists.Slot:
+    return therapists.free_slots(therapist.id)[0]
 
 
-def bookings() -> int:
+def booking_count() -> int:
     db.session.rollback()
     return db.session.scalar(select(func.count()).select_from(Booking))
 
@@ -86,7 +86,7 @@ def close_with_summary(conversation, anna):
 def booked_at(conversation, anna, therapist, starts_at, method="chat", **options):
     """A booking made as if an hour before the session (the page itself uses the real clock)."""
     options.setdefault("now", starts_at - timedelta(hours=1))
-    return followup.book(conversation.id, anna, therapist.id, starts_at, method, **options)
+    return bookings.book(conversation.id, anna, therapist.id, starts_at, method, **options)
 
 
 # --- booking --------------------------------------------------------------------------------------
@@ -125,13 +125,13 @@ def test_a_taken_slot_gives_409_and_nothing_is_stored(
     app, signed_in, conversation, anna, therapist
 ):
     slot = first_free(therapist)
-    followup.book(conversation.id, anna, therapist.id, slot.starts_at, "chat")
+    bookings.book(conversation.id, anna, therapist.id, slot.starts_at, "chat")
     answer = signed_in(anna).post(
         f"/followup/book/{conversation.id}", data={"slot": slot_value(slot), "method": "chat"}
     )
     assert answer.status_code == 409
     assert "just been booked" in answer.text
-    assert bookings() == 1
+    assert booking_count() == 1
 
 
 @pytest.mark.parametrize(
@@ -154,7 +154,7 @@ def test_a_time_in_the_past_or_outside_availability_gives_422(
     )
     assert answer.status_code == 422
     assert message in answer.text
-    assert bookings() == 0
+    assert booking_count() == 0
 
 
 def test_a_form_without_a_time_or_with_a_bad_method_gives_422(
@@ -168,7 +168,7 @@ def test_a_form_without_a_time_or_with_a_bad_method_gives_422(
         data={"slot": slot_value(first_free(therapist)), "method": "pigeon"},
     )
     assert answer.status_code == 422 and "Choose phone or chat." in answer.text
-    assert bookings() == 0
+    assert booking_count() == 0
 
 
 def test_a_phone_session_without_any_number_gives_422(
@@ -179,7 +179,7 @@ def test_a_phone_session_without_any_number_gives_422(
         data={"slot": slot_value(first_free(therapist)), "method": "phone"},
     )
     assert answer.status_code == 422 and "no number to call" in answer.text
-    assert bookings() == 0
+    assert booking_count() == 0
 
 
 def test_a_closed_conversation_gets_no_session(app, signed_in, conversation, anna, therapist):
@@ -189,7 +189,7 @@ def test_a_closed_conversation_gets_no_session(app, signed_in, conversation, ann
         data={"slot": slot_value(first_free(therapist)), "method": "chat"},
     )
     assert answer.status_code == 409 and "closed" in answer.text
-    assert bookings() == 0
+    assert booking_count() == 0
 
 
 def test_therapists_cannot_open_the_booking_page(app, signed_in, conversation, therapist):
@@ -204,8 +204,8 @@ def test_booking_pages_need_a_login(app, client, conversation):
 def test_counsellor_reschedules_and_cancels_from_the_conversation(
     app, signed_in, conversation, anna, therapist
 ):
-    first, second = followup.free_slots(therapist.id)[:2]
-    booking = followup.book(conversation.id, anna, therapist.id, first.starts_at, "chat").booking
+    first, second = therapists.free_slots(therapist.id)[:2]
+    booking = bookings.book(conversation.id, anna, therapist.id, first.starts_at, "chat").booking
     http = signed_in(anna)
     page = http.get(f"/followup/bookings/{booking.id}/reschedule")
     assert page.status_code == 200 and slot_value(second) in page.text
@@ -219,7 +219,7 @@ def test_counsellor_reschedules_and_cancels_from_the_conversation(
     answer = http.post(f"/followup/bookings/{moved.id}/cancel", data={"reason": "Client belde af"})
     assert answer.status_code == 303
     db.session.rollback()
-    history = [(b.status, b.cancel_reason) for b in followup.bookings_of(conversation.id)]
+    history = [(b.status, b.cancel_reason) for b in bookings.bookings_of(conversation.id)]
     assert history == [("rescheduled", None), ("cancelled", "Client belde af")]
     listed = http.get(f"/followup/book/{conversation.id}").text
     assert "Moved" in listed and "Cancelled" in listed and "Client belde af" in listed
@@ -231,7 +231,7 @@ def test_counsellor_reschedules_and_cancels_from_the_conversation(
 def test_agenda_shows_categories_and_summary_but_not_the_words(
     app, signed_in, conversation, anna, therapist
 ):
-    booking = followup.book(
+    booking = bookings.book(
         conversation.id, anna, therapist.id, first_free(therapist).starts_at, "chat"
     ).booking
     close_with_summary(conversation, anna)
@@ -251,7 +251,7 @@ def test_the_transcript_page_shows_a_shared_conversation_without_notes(
     inbox_staff = factories.Staff(app, anna)
     inbox_staff.say(conversation.id, "Interne notitie", note=True)
     inbox_staff.close()
-    booking = followup.book(
+    booking = bookings.book(
         conversation.id,
         anna,
         therapist.id,
@@ -272,7 +272,9 @@ def test_counsellors_have_no_agenda(app, signed_in, anna):
 
 
 def test_therapist_records_an_outcome_with_a_note(app, signed_in, conversation, anna, therapist):
-    yesterday = followup.free_slots(therapist.id, date.today() - timedelta(days=1), 1, LONG_DAY)[0]
+    yesterday = therapists.free_slots(therapist.id, date.today() - timedelta(days=1), 1, LONG_DAY)[
+        0
+    ]
     booking = booked_at(conversation, anna, therapist, yesterday.starts_at).booking
     http = signed_in(therapist)
     answer = http.post(
@@ -287,7 +289,7 @@ def test_therapist_records_an_outcome_with_a_note(app, signed_in, conversation, 
 
 
 def test_an_outcome_before_the_session_is_refused(app, signed_in, conversation, anna, therapist):
-    booking = followup.book(
+    booking = bookings.book(
         conversation.id, anna, therapist.id, first_free(therapist).starts_at, "chat"
     ).booking
     http = signed_in(therapist)
@@ -302,8 +304,8 @@ def test_an_outcome_before_the_session_is_refused(app, signed_in, conversation, 
 def test_calling_the_client_too_early_says_when_it_can(
     app, signed_in, conversation, anna, therapist
 ):
-    slot = followup.free_slots(therapist.id, date.today() + timedelta(days=2), 1)[0]
-    booking = followup.book(
+    slot = therapists.free_slots(therapist.id, date.today() + timedelta(days=2), 1)[0]
+    booking = bookings.book(
         conversation.id, anna, therapist.id, slot.starts_at, "phone", number="+31611112222"
     ).booking
     http = signed_in(therapist)
@@ -333,7 +335,7 @@ def test_therapist_adds_and_removes_a_weekly_block_and_a_day_off(app, signed_in,
     )
     assert answer.status_code == 303
     db.session.rollback()
-    assert all(s.starts_at.date() != day for s in followup.free_slots(therapist.id))
+    assert all(s.starts_at.date() != day for s in therapists.free_slots(therapist.id))
     exception = db.session.scalar(select(AvailabilityException))
     assert http.post(f"/followup/availability/exceptions/{exception.id}/delete").status_code == 303
     assert http.post(f"/followup/availability/rules/{rule_id}/delete").status_code == 303
@@ -388,7 +390,7 @@ def test_the_calendar_feed_has_times_in_utc_and_nothing_about_the_client(
     booked_at(conversation, anna, therapist, winter)
     phone = booked_at(conversation, anna, therapist, summer, "phone", number="+31611112222").booking
     close_with_summary(conversation, anna)
-    followup.cancel(phone.id, anna, "Geheime reden", now=summer - timedelta(days=1))
+    bookings.cancel(phone.id, anna, "Geheime reden", now=summer - timedelta(days=1))
     token = feed_token(signed_in(therapist))
     answer = client.get(f"/followup/calendar/{token}.ics")
     assert answer.status_code == 200 and answer.mimetype == "text/calendar"
@@ -429,11 +431,11 @@ def test_only_therapists_have_a_calendar_address(app, signed_in, anna):
 # --- the client's booked chat ---------------------------------------------------------------------
 
 
-def slot_open_now(therapist) -> followup.Slot:
+def slot_open_now(therapist) -> therapists.Slot:
     """Today's (or tomorrow's) slot whose chat can be opened right now."""
     now = utcnow()
-    for slot in followup.free_slots(therapist.id, date.today() - timedelta(days=1), 3, LONG_DAY):
-        if slot.starts_at - followup.CHAT_OPENS_BEFORE <= now <= slot.ends_at:
+    for slot in therapists.free_slots(therapist.id, date.today() - timedelta(days=1), 3, LONG_DAY):
+        if slot.starts_at - sessions.CHAT_OPENS_BEFORE <= now <= slot.ends_at:
             return slot
     raise AssertionError("no slot open now")
 
@@ -442,7 +444,7 @@ def slot_open_now(therapist) -> followup.Slot:
 def all_day(app, therapist):
     """Eva is available around the clock (in 10-minute sessions) today and tomorrow."""
     for offset in (-1, 0, 1):
-        followup.add_exception(
+        therapists.add_exception(
             therapist,
             therapist.id,
             date.today() + timedelta(days=offset),
@@ -482,8 +484,8 @@ def followup_code(code: str) -> str:
 def test_a_wrong_code_or_a_code_at_the_wrong_time_gives_a_dutch_422(
     app, client, conversation, anna, therapist
 ):
-    later = followup.free_slots(therapist.id, date.today() + timedelta(days=2), 1)[0]
-    code = followup.book(conversation.id, anna, therapist.id, later.starts_at, "chat").code
+    later = therapists.free_slots(therapist.id, date.today() + timedelta(days=2), 1)[0]
+    code = bookings.book(conversation.id, anna, therapist.id, later.starts_at, "chat").code
     for typed in ("WRONG-CODE", code, ""):
         answer = client.post("/afspraak", data={"code": typed})
         assert answer.status_code == 422

@@ -1,118 +1,28 @@
-"""The staff JSON API, /api/v1, and the page where staff manage their API tokens (/api/tokens).
+"""The staff JSON API, /api/v1: conversations, categories, follow-up sessions and reports.
 
-Each endpoint declares its schemas once, in `@endpoint`: the same schemas validate the request,
-shape the answer and make the OpenAPI document.
+Each endpoint declares its schemas once, in `@endpoint` (endpoints.py); the page where staff
+manage their API tokens is token_page.py.
 """
 
-import functools
-from dataclasses import dataclass, field
 from datetime import date
 
-from flask import (
-    Blueprint,
-    Response,
-    current_app,
-    flash,
-    jsonify,
-    redirect,
-    render_template,
-    request,
-    url_for,
-)
-from flask_babel import force_locale
-from flask_login import current_user, login_required
-from marshmallow import Schema, ValidationError, fields, validate
-from werkzeug.exceptions import BadRequest
+from flask import Blueprint, Response, current_app, jsonify
+from marshmallow import ValidationError
 
 from helpline.api import commands, schemas
 from helpline.api import service as api
-from helpline.api.models import ApiToken
+from helpline.api.endpoints import endpoint
+from helpline.api.token_page import pages_bp
 from helpline.extensions import csrf
-from helpline.followup import service as followup
+from helpline.followup import bookings, sessions, therapists
 from helpline.followup.models import Booking
 from helpline.inbox import conversations as inbox_conversations
 from helpline.inbox import messages, summaries
-from helpline.inbox.errors import NotFound
-from helpline.text import Text
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
-# The token page is a staff page with a session and CSRF; the API itself takes only tokens.
-pages_bp = Blueprint("api_tokens", __name__, url_prefix="/api")
 bp.record_once(lambda state: state.app.register_blueprint(pages_bp))
 csrf.exempt(bp)
 bp.cli.add_command(commands.token)
-
-
-@dataclass
-class Operation:
-    """What the OpenAPI document says of one endpoint."""
-
-    summary: str
-    scope: str | None
-    query: type[Schema] | None = None
-    body: type[Schema] | None = None
-    responses: dict[int, type[Schema] | None] = field(default_factory=dict)
-    errors: tuple[int, ...] = ()
-
-
-def endpoint(
-    summary: str,
-    *,
-    scope: str | None,
-    query: type[Schema] | None = None,
-    body: type[Schema] | None = None,
-    responses: dict[int, type[Schema] | None],
-    errors: tuple[int, ...] = (),
-):
-    """Authenticate, validate the query and JSON body, call the view, dump its answer.
-
-    The view gets the user, its path values, and `query` and `body` as loaded; it returns the
-    answer's data, or (data, status) when more than one status is documented.
-    """
-    operation = Operation(summary, scope, query, body, responses, errors)
-
-    def decorate(view):
-        @functools.wraps(view)
-        def run(**path):
-            user = api.authenticate(request.headers.get("Authorization"))
-            api.require_scope(user, scope)
-            for name, value in path.items():
-                if isinstance(value, int) and value > schemas.INT_MAX:
-                    raise NotFound(f"No such {name.removesuffix('_id')}.")
-            if query is not None:
-                path["query"] = query().load(_query_values(query))
-            if body is not None:
-                path["body"] = body().load(_json_object())
-            answer = view(user, **path)
-            data, status = answer if isinstance(answer, tuple) else (answer, min(responses))
-            return jsonify(responses[status]().dump(data)), status
-
-        run.operation = operation
-        return run
-
-    return decorate
-
-
-def _query_values(schema: type[Schema]) -> dict:
-    values = {}
-    for name, declared in schema().fields.items():
-        key = declared.data_key or name
-        if key not in request.args:
-            continue
-        if isinstance(declared, fields.List):
-            values[key] = request.args.getlist(key)
-        else:
-            values[key] = request.args[key]
-    return values
-
-
-def _json_object():
-    # get_json raises 400 for malformed JSON and 415 without a JSON content type; the decoder
-    # gives up on very deep nesting with a RecursionError, which is no error of the server.
-    try:
-        return request.get_json()
-    except RecursionError:
-        raise BadRequest("The JSON body is nested too deeply.") from None
 
 
 @bp.errorhandler(ValidationError)
@@ -285,7 +195,7 @@ def categories(user, query):
     responses={200: schemas.SlotList},
 )
 def slots(user, query):
-    found = followup.free_slots(query.get("therapist"), query.get("first_day"), query["days"])
+    found = therapists.free_slots(query.get("therapist"), query.get("first_day"), query["days"])
     return {"slots": found}
 
 
@@ -298,7 +208,7 @@ def slots(user, query):
     errors=(404, 409),
 )
 def book(user, conversation_id, body):
-    booked = followup.book(
+    booked = bookings.book(
         conversation_id,
         user,
         body["therapist_id"],
@@ -320,7 +230,7 @@ def book(user, conversation_id, body):
 )
 def followups(user, conversation_id):
     # The booking page's own read: the same permission, the same audit entry.
-    page = followup.booking_page(conversation_id, user)
+    page = bookings.booking_page(conversation_id, user)
     return {"followups": [_followup(booking) for booking in page["bookings"]]}
 
 
@@ -333,7 +243,7 @@ def followups(user, conversation_id):
     errors=(404, 409),
 )
 def reschedule(user, booking_id, body):
-    moved = followup.reschedule(booking_id, user, body["starts_at"], body["therapist_id"])
+    moved = bookings.reschedule(booking_id, user, body["starts_at"], body["therapist_id"])
     return _followup(moved), 201
 
 
@@ -346,7 +256,7 @@ def reschedule(user, booking_id, body):
     errors=(404, 409),
 )
 def cancel(user, booking_id, body):
-    return _followup(followup.cancel(booking_id, user, body["reason"]))
+    return _followup(bookings.cancel(booking_id, user, body["reason"]))
 
 
 @bp.post("/followups/<int:booking_id>/outcome")
@@ -358,7 +268,7 @@ def cancel(user, booking_id, body):
     errors=(404, 409),
 )
 def outcome(user, booking_id, body):
-    return _booking(followup.record_outcome(booking_id, user, body["outcome"], body["note"]))
+    return _booking(sessions.record_outcome(booking_id, user, body["outcome"], body["note"]))
 
 
 def _booking(booking: Booking, code: str | None = None) -> dict:
@@ -406,58 +316,3 @@ def reports(user, query):
     else:
         first, last = query["first"], query["last"]
     return api.report(first, last, query.get("service"))
-
-
-# --- the token page ---------------------------------------------------------------------------
-
-
-class TokenForm(Schema):
-    name = Text(
-        required=True, validate=validate.Length(min=1, max=80, error="Give the token a name.")
-    )
-
-
-class RevokeForm(Schema):
-    token_id = schemas.ident(required=True, strict=False)
-
-
-@pages_bp.after_request
-def never_cache(response: Response) -> Response:
-    # A new token is shown once; no cache may keep the page that shows it.
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-def _render_tokens(new_value: str | None = None, errors: dict | None = None, status: int = 200):
-    me = current_user._get_current_object()
-    with force_locale("en"):
-        page = render_template(
-            "api/tokens.html",
-            tokens=api.tokens_of(me),
-            new_value=new_value,
-            errors=errors or {},
-            spec_url=url_for("api.openapi"),
-        )
-    return page, status
-
-
-@pages_bp.route("/tokens", methods=["GET", "POST"])
-@login_required
-def tokens():
-    if request.method == "GET":
-        return _render_tokens()
-    me = current_user._get_current_object()
-    if request.form.get("action") == "revoke":
-        try:
-            token_id = RevokeForm().load({"token_id": request.form.get("token_id", "")})["token_id"]
-        except ValidationError:
-            return _render_tokens(errors={"form": ["Choose a token to revoke."]}, status=422)
-        revoked: ApiToken = api.revoke_token(me, token_id)
-        flash(f"The token {revoked.name} (hl_{revoked.prefix}_…) no longer works.")
-        return redirect(url_for("api_tokens.tokens"))
-    try:
-        form = TokenForm().load({"name": request.form.get("name", "").strip()})
-    except ValidationError as error:
-        return _render_tokens(errors=error.messages, status=422)
-    made = api.create_token(me, form["name"])
-    return _render_tokens(new_value=made.value)

@@ -24,7 +24,8 @@ from marshmallow import ValidationError
 
 from helpline.codes import group
 from helpline.extensions import csrf, csrf_valid, db, limiter
-from helpline.followup import service
+from helpline.followup import bookings, calendar_feed, sessions, therapists
+from helpline.followup.errors import UnknownBookingCode
 from helpline.followup.models import Booking  # also makes the tables known to migrations
 from helpline.followup.schemas import (
     BookingCodeSchema,
@@ -65,7 +66,7 @@ def never_cache(response: Response) -> Response:
 @bp.app_template_filter("session_time")
 def session_time(moment_utc: datetime) -> str:
     """'Mon 30 Mar 2026 10:00' in local time."""
-    return service.describe(moment_utc)
+    return bookings.describe(moment_utc)
 
 
 @bp.app_template_filter("local_hm")
@@ -90,9 +91,9 @@ def _refused(error: InboxError) -> tuple[list[str], int]:
     return [error.message], 422 if isinstance(error, NotFound) else error.status
 
 
-def _slot_days(slots: list[service.Slot]) -> list[tuple[str, list[dict]]]:
+def _slot_days(slots: list[therapists.Slot]) -> list[tuple[str, list[dict]]]:
     """Free slots grouped by local day, each labelled with its time and therapist."""
-    names = {t.id: t.display_name for t in service.therapists()}
+    names = {t.id: t.display_name for t in therapists.therapists()}
     choices = [
         {
             "value": f"{slot.therapist_id}:{slot.starts_at.isoformat()}",
@@ -120,7 +121,7 @@ def _render_book(page: dict, values: dict, errors: dict, status: int = 200):
             conversation=conversation,
             bookings=page["bookings"],
             has_number=page["has_number"],
-            days=_slot_days(service.free_slots()),
+            days=_slot_days(therapists.free_slots()),
             values=values,
             errors=errors,
             status_labels=STATUS_LABELS,
@@ -134,7 +135,7 @@ def _render_book(page: dict, values: dict, errors: dict, status: int = 200):
 @login_required
 def book(conversation_id: int):
     me = _me()
-    page = service.booking_page(conversation_id, me)
+    page = bookings.booking_page(conversation_id, me)
     if request.method == "GET":
         return _render_book(page, {}, {})
     values = request.form.to_dict()
@@ -144,7 +145,7 @@ def book(conversation_id: int):
         return _render_book(page, values, error.messages, 422)
     therapist_id, starts_at = chosen["slot"]
     try:
-        booked = service.book(
+        booked = bookings.book(
             conversation_id,
             me,
             therapist_id,
@@ -176,7 +177,7 @@ def _render_reschedule(booking: Booking, errors: dict, status: int = 200):
         render_template(
             "followup/reschedule.html",
             booking=booking,
-            days=_slot_days(service.free_slots()),
+            days=_slot_days(therapists.free_slots()),
             values={},
             errors=errors,
             back=request.values.get("back", ""),
@@ -189,7 +190,7 @@ def _render_reschedule(booking: Booking, errors: dict, status: int = 200):
 @login_required
 def reschedule(booking_id: int):
     me = _me()
-    booking = service.booking_for(booking_id, me, "reschedule_followup")
+    booking = bookings.booking_for(booking_id, me, "reschedule_followup")
     if request.method == "GET":
         return _render_reschedule(booking, {})
     try:
@@ -197,11 +198,11 @@ def reschedule(booking_id: int):
     except ValidationError as error:
         return _render_reschedule(booking, error.messages, 422)
     try:
-        moved = service.reschedule(booking_id, me, starts_at, therapist_id)
+        moved = bookings.reschedule(booking_id, me, starts_at, therapist_id)
     except InboxError as error:
         messages, status = _refused(error)
         return _render_reschedule(booking, {"form": messages}, status)
-    flash(f"The session was moved to {service.describe(moved.starts_at)}.")
+    flash(f"The session was moved to {bookings.describe(moved.starts_at)}.")
     return _back(moved.conversation_id)
 
 
@@ -209,17 +210,17 @@ def reschedule(booking_id: int):
 @login_required
 def cancel(booking_id: int):
     me = _me()
-    booking = service.booking_for(booking_id, me, "cancel_followup")
+    booking = bookings.booking_for(booking_id, me, "cancel_followup")
     conversation_id = booking.conversation_id
     try:
         reason = CancelSchema().load(request.form.to_dict())["reason"]
-        service.cancel(booking_id, me, reason)
+        bookings.cancel(booking_id, me, reason)
     except ValidationError as error:
         return _back_with_error(conversation_id, [m for ms in error.messages.values() for m in ms])
     except InboxError as error:
         messages, status = _refused(error)
         return _back_with_error(conversation_id, messages, status)
-    flash(f"The session of {service.describe(booking.starts_at)} was cancelled.")
+    flash(f"The session of {bookings.describe(booking.starts_at)} was cancelled.")
     return _back(conversation_id)
 
 
@@ -236,7 +237,7 @@ def _back(conversation_id: int):
 def _back_with_error(conversation_id: int, messages: list[str], status: int = 422):
     if _to_agenda():
         return _render_agenda(messages, status)
-    page = service.booking_page(conversation_id, _me())
+    page = bookings.booking_page(conversation_id, _me())
     return _render_book(page, {}, {"form": messages}, status)
 
 
@@ -246,13 +247,13 @@ def _back_with_error(conversation_id: int, messages: list[str], status: int = 42
 def _render_agenda(errors: list[str] | None = None, status: int = 200):
     me = _me()
     now = utcnow()
-    sessions = service.agenda(me, now=now)
+    listed = sessions.agenda(me, now=now)
     return (
         render_template(
             "followup/agenda.html",
             me=me,
-            upcoming=[s for s in sessions if s["booking"].ends_at >= now],
-            recent=[s for s in sessions if s["booking"].ends_at < now][::-1],
+            upcoming=[s for s in listed if s["booking"].ends_at >= now],
+            recent=[s for s in listed if s["booking"].ends_at < now][::-1],
             outcomes=OUTCOME_LABELS,
             status_labels=STATUS_LABELS,
             now=now,
@@ -272,7 +273,7 @@ def agenda():
 @login_required
 def call_client(booking_id: int):
     try:
-        service.call_client(booking_id, _me())
+        sessions.call_client(booking_id, _me())
     except InboxError as error:
         messages, status = _refused(error)
         return _render_agenda(messages, status)
@@ -284,17 +285,17 @@ def call_client(booking_id: int):
 @login_required
 def outcome(booking_id: int):
     me = _me()
-    service.booking_for(booking_id, me, "record_outcome")
+    bookings.booking_for(booking_id, me, "record_outcome")
     try:
         chosen = OutcomeSchema().load(request.form.to_dict())
-        recorded = service.record_outcome(booking_id, me, chosen["outcome"], chosen["note"])
+        recorded = sessions.record_outcome(booking_id, me, chosen["outcome"], chosen["note"])
     except ValidationError as error:
         return _render_agenda([m for ms in error.messages.values() for m in ms], 422)
     except InboxError as error:
         messages, status = _refused(error)
         return _render_agenda(messages, status)
     flash(
-        f"Outcome of {service.describe(recorded.starts_at)}: {OUTCOME_LABELS[chosen['outcome']]}."
+        f"Outcome of {bookings.describe(recorded.starts_at)}: {OUTCOME_LABELS[chosen['outcome']]}."
     )
     return redirect(url_for(".agenda"), 303)
 
@@ -302,7 +303,7 @@ def outcome(booking_id: int):
 @bp.route("/bookings/<int:booking_id>/transcript")
 @login_required
 def transcript(booking_id: int):
-    messages = service.transcript(booking_id, _me())
+    messages = sessions.transcript(booking_id, _me())
     return render_template(
         "followup/transcript.html",
         booking=db.session.get(Booking, booking_id),
@@ -320,9 +321,9 @@ def _render_availability(therapist, forms: dict | None = None, status: int = 200
             "followup/availability.html",
             me=me,
             therapist=therapist,
-            therapists=service.therapists() if can(me, "manage_availability") else [],
-            current=service.availability(therapist.id),
-            days=_slot_days(service.free_slots(therapist.id)),
+            therapists=therapists.therapists() if can(me, "manage_availability") else [],
+            current=therapists.availability(therapist.id),
+            days=_slot_days(therapists.free_slots(therapist.id)),
             weekdays=WEEKDAYS,
             forms=forms or {},
         ),
@@ -335,7 +336,7 @@ def _chosen_therapist():
     me = _me()
     wanted = request.values.get("therapist", type=int)
     if wanted is None and can(me, "manage_availability"):
-        people = service.therapists()
+        people = therapists.therapists()
         if not people:
             return None
         wanted = people[0].id
@@ -343,7 +344,7 @@ def _chosen_therapist():
         wanted = me.id
     if wanted is None:
         raise NotAllowed("The availability pages are for therapists and supervisors.")
-    return service.therapist_managed_by(me, wanted)
+    return therapists.therapist_managed_by(me, wanted)
 
 
 @bp.route("/availability")
@@ -366,7 +367,7 @@ def add_rule():
     values = request.form.to_dict()
     try:
         rule = RuleSchema().load(values)
-        service.add_rule(_me(), therapist.id, **rule)
+        therapists.add_rule(_me(), therapist.id, **rule)
     except ValidationError as error:
         return _render_availability(therapist, {"rule": (values, error.messages)}, 422)
     except InboxError as error:
@@ -383,7 +384,7 @@ def add_exception():
     values = request.form.to_dict()
     try:
         exception = ExceptionSchema().load(values)
-        service.add_exception(_me(), therapist.id, **exception)
+        therapists.add_exception(_me(), therapist.id, **exception)
     except ValidationError as error:
         return _render_availability(therapist, {"exception": (values, error.messages)}, 422)
     except InboxError as error:
@@ -397,7 +398,7 @@ def add_exception():
 @login_required
 def remove_rule(rule_id: int):
     therapist = _chosen_therapist()
-    service.remove_rule(_me(), rule_id)
+    therapists.remove_rule(_me(), rule_id)
     flash("The weekly block was removed; sessions booked in it stay booked.")
     return _to_availability(therapist.id)
 
@@ -406,7 +407,7 @@ def remove_rule(rule_id: int):
 @login_required
 def remove_exception(exception_id: int):
     therapist = _chosen_therapist()
-    service.remove_exception(_me(), exception_id)
+    therapists.remove_exception(_me(), exception_id)
     flash("The exception was removed.")
     return _to_availability(therapist.id)
 
@@ -417,7 +418,7 @@ def remove_exception(exception_id: int):
 @bp.route("/calendar/rotate", methods=["POST"])
 @login_required
 def rotate_calendar():
-    token = service.rotate_calendar_token(_me())
+    token = calendar_feed.rotate_calendar_token(_me())
     return render_template(
         "followup/calendar_url.html", url=_public(".calendar", token=token), me=_me()
     )
@@ -426,7 +427,7 @@ def rotate_calendar():
 @bp.route("/calendar/<token>.ics")
 @limiter.limit(_limit("CALENDAR_RATE_LIMIT", "120 per hour"))
 def calendar(token: str):
-    therapist = service.calendar_owner(token)
+    therapist = calendar_feed.calendar_owner(token)
     if therapist is None:
         abort(404)
     host = urlsplit(current_app.config["PUBLIC_URL"]).hostname or "helpline"
@@ -434,7 +435,7 @@ def calendar(token: str):
     feed.add("prodid", "-//Helpline//Follow-up sessions//EN")
     feed.add("version", "2.0")
     feed.add("x-wr-calname", "Follow-up sessions")
-    for booking in service.calendar_sessions(therapist):
+    for booking in calendar_feed.calendar_sessions(therapist):
         event = Event()
         event.add("uid", f"booking-{booking.id}@{host}")
         changed = booking.outcome_at or booking.cancelled_at or booking.booked_at
@@ -469,8 +470,8 @@ def open_booked_chat():
         return render_template("followup/booked_chat.html", errors=errors), 400
     try:
         code = BookingCodeSchema().load(request.form.to_dict())["code"]
-        conversation, token = service.open_booked_chat(code)
-    except (ValidationError, service.UnknownBookingCode):
+        conversation, token = sessions.open_booked_chat(code)
+    except (ValidationError, UnknownBookingCode):
         errors = [
             _(
                 "We do not know this code, or your appointment is not now. The chat opens "

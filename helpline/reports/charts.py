@@ -6,10 +6,13 @@ Colours come from classes in static/css/report.css (the CSP allows no inline sty
 """
 
 import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
 from helpline.reports.figures import WEEKDAYS
+from helpline.reports.tables import CHANNEL_NAMES, FUNNEL_STAGES, QUESTION_NAMES, TIME_MEASURES
 
 WIDTH = 640
 BAR = 22
@@ -47,6 +50,20 @@ def _fmt(value) -> str:
     return "\u2013" if value is None else (f"{value:,}" if isinstance(value, int) else f"{value:g}")
 
 
+@dataclass(frozen=True)
+class _Plot:
+    """Where the bars of one chart go: from `left`, `width` pixels for values up to `top`."""
+
+    left: float
+    width: float
+    top: float
+    value_label: Callable
+
+    def length(self, value) -> float:
+        """The length of the bar for this value (None draws nothing)."""
+        return self.width * (value or 0) / self.top
+
+
 def bars(
     title: str,
     rows: list[tuple[str, list]],
@@ -61,66 +78,19 @@ def bars(
     value_label = value_label or (lambda v: f"{_fmt(v)}{unit}")
     label_width = max([len(label) for label, _ in rows] + [4]) * CHAR + 12
     value_width = 90
-    plot = WIDTH - label_width - value_width
     if stacked:
         top = max([sum(v or 0 for v in values) for _, values in rows] + [0])
     else:
         top = max([v or 0 for _, values in rows for v in values] + [0])
-    top = scale or top or 1
+    plot = _Plot(label_width, WIDTH - label_width - value_width, scale or top or 1, value_label)
     per_row = BAR if stacked else BAR * len(series) * 0.8
+    draw_row = _stacked_row if stacked else _side_by_side_row
     legend = 24 if len(series) > 1 else 0
+    body = _legend(series, label_width) if legend else []
     y = legend + 4
-    body = []
-    if legend:
-        x = label_width
-        for index, name in enumerate(series):
-            body.append(f'<rect x="{x:.1f}" y="6" width="12" height="12" class="series-{index}"/>')
-            body.append(_text(x + 16, 16, name, "legend"))
-            x += 16 + len(name) * CHAR + 20
     for label, values in rows:
         body.append(_text(label_width - 8, y + per_row / 2 + 4, label, "label", "end"))
-        if stacked:
-            x = label_width
-            for index, value in enumerate(values):
-                width = plot * (value or 0) / top
-                body.append(
-                    _rect(
-                        x,
-                        y,
-                        width,
-                        per_row,
-                        f"series-{index}",
-                        f"{label}, {series[index]}: {value_label(value)}",
-                    )
-                )
-                x += width
-            body.append(
-                _text(x + 6, y + per_row / 2 + 4, value_label(sum(v or 0 for v in values)), "value")
-            )
-        else:
-            height = per_row / len(series)
-            for index, value in enumerate(values):
-                width = plot * (value or 0) / top
-                bar_y = y + index * height
-                name = f"{label}, {series[index]}" if len(series) > 1 else label
-                body.append(
-                    _rect(
-                        label_width,
-                        bar_y,
-                        width,
-                        height - 2,
-                        f"series-{index}",
-                        f"{name}: {value_label(value)}",
-                    )
-                )
-                body.append(
-                    _text(
-                        label_width + width + 6,
-                        bar_y + height / 2 + 3,
-                        value_label(value),
-                        "value small" if len(series) > 1 else "value",
-                    )
-                )
+        body += draw_row(plot, label, values, series, y, per_row)
         y += per_row + GAP
     body.insert(
         0,
@@ -133,6 +103,49 @@ def bars(
         for label, values in rows
     )
     return _svg(title, description, y + 4, body)
+
+
+def _legend(series: list[str], x: float) -> list[str]:
+    body = []
+    for index, name in enumerate(series):
+        body.append(f'<rect x="{x:.1f}" y="6" width="12" height="12" class="series-{index}"/>')
+        body.append(_text(x + 16, 16, name, "legend"))
+        x += 16 + len(name) * CHAR + 20
+    return body
+
+
+def _stacked_row(
+    plot: _Plot, label: str, values: list, series: list[str], y: float, height: float
+) -> list[str]:
+    body = []
+    x = plot.left
+    for index, value in enumerate(values):
+        width = plot.length(value)
+        tooltip = f"{label}, {series[index]}: {plot.value_label(value)}"
+        body.append(_rect(x, y, width, height, f"series-{index}", tooltip))
+        x += width
+    total = plot.value_label(sum(v or 0 for v in values))
+    body.append(_text(x + 6, y + height / 2 + 4, total, "value"))
+    return body
+
+
+def _side_by_side_row(
+    plot: _Plot, label: str, values: list, series: list[str], y: float, height: float
+) -> list[str]:
+    body = []
+    # The row's height is shared by its bars, one per series.
+    height = height / len(series)
+    for index, value in enumerate(values):
+        width = plot.length(value)
+        bar_y = y + index * height
+        name = f"{label}, {series[index]}" if len(series) > 1 else label
+        shown = plot.value_label(value)
+        body.append(
+            _rect(plot.left, bar_y, width, height - 2, f"series-{index}", f"{name}: {shown}")
+        )
+        cls = "value small" if len(series) > 1 else "value"
+        body.append(_text(plot.left + width + 6, bar_y + height / 2 + 3, shown, cls))
+    return body
 
 
 def funnel(title: str, stages: list[tuple[str, int, float | None]]) -> Markup:
@@ -204,13 +217,13 @@ def heat_map(title: str, grid: list[list[int]]) -> Markup:
 
 def report_charts(result) -> dict[str, Markup]:
     """The charts of one report (helpline.reports.figures.Report), by table name."""
-    from helpline.reports.tables import CHANNEL_NAMES, FUNNEL_STAGES, QUESTION_NAMES, TIME_MEASURES
-
-    channels = result.moments["channels"]
     made = {
         "moments": bars(
             "Contact moments per channel",
-            [(CHANNEL_NAMES[c], [v["inbound"], v["callback"]]) for c, v in channels.items()],
+            [
+                (CHANNEL_NAMES[c], [v["inbound"], v["callback"]])
+                for c, v in result.moments["channels"].items()
+            ],
             ["Inbound", "Callbacks"],
             stacked=True,
         ),
@@ -222,13 +235,7 @@ def report_charts(result) -> dict[str, Markup]:
             ],
             ["Unique people", "Contact moments"],
         ),
-        "categories": bars(
-            "Contacts per category",
-            [(row["name"], [row["contacts"]]) for row in result.categories[:-1]],
-            ["Contacts"],
-        )
-        if len(result.categories) > 1
-        else None,
+        "categories": _categories_chart(result),
         "growth": bars(
             "This period against the previous period",
             [
@@ -237,48 +244,66 @@ def report_charts(result) -> dict[str, Markup]:
             ],
             ["Previous period", "This period"],
         ),
-        "funnel": funnel(
-            "Follow-up funnel",
-            [("Booked", result.funnel["booked"], 100.0)]
-            + [
-                (label, result.funnel[key], result.funnel["percent"][key])
-                for key, label in FUNNEL_STAGES
-                if key in ("held", "no_show", "referred")
-            ],
-        )
-        if result.funnel["booked"]
-        else None,
-        "survey": bars(
-            f"Survey: share answering yes (n = {result.survey['n']})",
-            [
-                (QUESTION_NAMES.get(q, q), [v["percent"]])
-                for q, v in result.survey["questions"].items()
-            ],
-            ["% yes"],
-            unit="%",
-            scale=100,
-        )
-        if result.survey["n"]
-        else None,
-        "times": bars(
-            "Median waiting and first-response time, minutes",
-            [
-                (
-                    f"{TIME_MEASURES[m]}, {CHANNEL_NAMES[c]}",
-                    [_minutes(v["median"]), _minutes(v["p90"])],
-                )
-                for m in TIME_MEASURES
-                for c, v in result.times[m].items()
-                if v["n"]
-            ],
-            ["Median", "90th percentile"],
-            unit=" min",
-        )
-        if any(v["n"] for m in TIME_MEASURES for v in result.times[m].values())
-        else None,
+        "funnel": _funnel_chart(result),
+        "survey": _survey_chart(result),
+        "times": _times_chart(result),
         "week": heat_map("Contact moments by weekday and hour", result.week),
     }
     return {name: chart for name, chart in made.items() if chart is not None}
+
+
+def _categories_chart(result) -> Markup | None:
+    # The last row holds the unique totals.
+    if len(result.categories) <= 1:
+        return None
+    return bars(
+        "Contacts per category",
+        [(row["name"], [row["contacts"]]) for row in result.categories[:-1]],
+        ["Contacts"],
+    )
+
+
+def _funnel_chart(result) -> Markup | None:
+    if not result.funnel["booked"]:
+        return None
+    return funnel(
+        "Follow-up funnel",
+        [("Booked", result.funnel["booked"], 100.0)]
+        + [
+            (label, result.funnel[key], result.funnel["percent"][key])
+            for key, label in FUNNEL_STAGES
+            if key in ("held", "no_show", "referred")
+        ],
+    )
+
+
+def _survey_chart(result) -> Markup | None:
+    if not result.survey["n"]:
+        return None
+    return bars(
+        f"Survey: share answering yes (n = {result.survey['n']})",
+        [(QUESTION_NAMES.get(q, q), [v["percent"]]) for q, v in result.survey["questions"].items()],
+        ["% yes"],
+        unit="%",
+        scale=100,
+    )
+
+
+def _times_chart(result) -> Markup | None:
+    rows = [
+        (f"{TIME_MEASURES[m]}, {CHANNEL_NAMES[c]}", [_minutes(v["median"]), _minutes(v["p90"])])
+        for m in TIME_MEASURES
+        for c, v in result.times[m].items()
+        if v["n"]
+    ]
+    if not rows:
+        return None
+    return bars(
+        "Median waiting and first-response time, minutes",
+        rows,
+        ["Median", "90th percentile"],
+        unit=" min",
+    )
 
 
 def _minutes(seconds: float | None) -> float | None:

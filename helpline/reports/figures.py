@@ -22,7 +22,7 @@ connection, starting from this transaction's snapshot, while it counts the conta
 
 import re
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -393,12 +393,7 @@ def _count_moments(
     now = moment.started_at >= period.start
     columns = []
     for channel in CHANNELS:
-        in_channel = and_(now, moment.channel == channel)
-        columns += [
-            func.count().filter(in_channel, moment.kind == "inbound"),
-            func.count().filter(in_channel, moment.kind == "callback"),
-            func.count(distinct(moment.person)).filter(in_channel),
-        ]
+        columns += _kinds_and_people(and_(now, moment.channel == channel))
     columns.append(func.count(distinct(moment.person)).filter(now))
     if previous is not None:
         columns += [func.count().filter(~now), func.count(distinct(moment.person)).filter(~now)]
@@ -406,34 +401,34 @@ def _count_moments(
     if by_service:
         services = list(db.session.scalars(select(Service.id).order_by(Service.id)))
     for service in services:
-        in_service = and_(now, moment.service_id == service)
-        columns += [
-            func.count().filter(in_service, moment.kind == "inbound"),
-            func.count().filter(in_service, moment.kind == "callback"),
-            func.count(distinct(moment.person)).filter(in_service),
-        ]
+        columns += _kinds_and_people(and_(now, moment.service_id == service))
     # The previous period ends where this one starts.
     first = previous.start if previous is not None else period.start
     query = select(*columns).where(moment.started_at >= first, moment.started_at < period.end)
     if service_id is not None:
         query = query.where(moment.service_id == service_id)
     row = iter(db.session.execute(query).one())
-    counted: dict = {"channels": {}}
-    for channel in CHANNELS:
-        counted["channels"][channel] = {
-            "inbound": next(row),
-            "callback": next(row),
-            "people": next(row),
-        }
+    counted: dict = {"channels": {channel: _next_kinds_and_people(row) for channel in CHANNELS}}
     counted["people"] = next(row)
     if previous is not None:
         counted["previous"] = {"moments": next(row), "people": next(row)}
     if by_service:
-        counted["services"] = {
-            service: {"inbound": next(row), "callback": next(row), "people": next(row)}
-            for service in services
-        }
+        counted["services"] = {service: _next_kinds_and_people(row) for service in services}
     return counted
+
+
+def _kinds_and_people(rows) -> list:
+    """Columns counting inbound moments, callbacks and distinct people among `rows`."""
+    return [
+        func.count().filter(rows, ContactMoment.kind == "inbound"),
+        func.count().filter(rows, ContactMoment.kind == "callback"),
+        func.count(distinct(ContactMoment.person)).filter(rows),
+    ]
+
+
+def _next_kinds_and_people(row: Iterator) -> dict:
+    """The values of the next _kinds_and_people() columns in `row`."""
+    return {"inbound": next(row), "callback": next(row), "people": next(row)}
 
 
 def _moments_of(counted: dict) -> dict:

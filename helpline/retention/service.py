@@ -165,6 +165,20 @@ def _delete_voicemails(due: list[int]) -> tuple[list[int], set[int]]:
 def _blank(ids: list[int], voicemails_deleted: list[int], now: datetime) -> dict[str, int]:
     """Empty everything said in these conversations and mark them purged; counts per kind."""
     return {
+        **_blank_messages_and_forms(ids),
+        **_blank_phone_lines(ids, voicemails_deleted, now),
+        **_blank_linked_records(ids),
+        "conversations": _set(
+            Conversation,
+            [Conversation.id.in_(ids), Conversation.purged_at.is_(None)],
+            purged_at=now,
+        ),
+    }
+
+
+def _blank_messages_and_forms(ids: list[int]) -> dict[str, int]:
+    """Empty the messages, private notes, summaries and form answers; counts per kind."""
+    return {
         "messages": _set(
             Message, [Message.conversation_id.in_(ids), Message.kind == "text"], body=""
         ),
@@ -180,6 +194,14 @@ def _blank(ids: list[int], voicemails_deleted: list[int], now: datetime) -> dict
             answers={},
             notify_email=None,
         ),
+    }
+
+
+def _blank_phone_lines(
+    ids: list[int], voicemails_deleted: list[int], now: datetime
+) -> dict[str, int]:
+    """Forget the callers' numbers, and the voicemails Twilio has deleted; counts per kind."""
+    return {
         "numbers": _set(
             PhoneLine,
             [
@@ -195,6 +217,12 @@ def _blank(ids: list[int], voicemails_deleted: list[int], now: datetime) -> dict
             recording_url=None,
             recording_deleted_at=now,
         ),
+    }
+
+
+def _blank_linked_records(ids: list[int]) -> dict[str, int]:
+    """Empty referral notes, follow-up numbers and text, survey comments and block reasons."""
+    return {
         "referrals": _set(
             Referral, [Referral.conversation_id.in_(ids), Referral.note.is_not(None)], note=None
         ),
@@ -221,11 +249,6 @@ def _blank(ids: list[int], voicemails_deleted: list[int], now: datetime) -> dict
             VisitorBlock,
             [VisitorBlock.conversation_id.in_(ids), VisitorBlock.reason != REMOVED_REASON],
             reason=REMOVED_REASON,
-        ),
-        "conversations": _set(
-            Conversation,
-            [Conversation.id.in_(ids), Conversation.purged_at.is_(None)],
-            purged_at=now,
         ),
     }
 
