@@ -173,10 +173,7 @@ def service_hours(slug: str, spec: str) -> None:
         hours.parse(spec)
     except hours.InvalidHours as error:
         raise click.BadParameter(str(error)) from error
-    service = _service(slug)
-    service.opening_hours = spec
-    db.session.commit()
-    click.echo(f"{service.name}: {spec}")
+    _set(slug, spec, opening_hours=spec)
 
 
 @service_group.command("phone")
@@ -200,10 +197,7 @@ def service_phone(slug: str, number: str | None) -> None:
 @click.argument("days", type=click.IntRange(min=1))
 def service_retention(slug: str, days: int) -> None:
     """Purge what was said in a service's conversations this many days after closing."""
-    service = _service(slug)
-    service.retention_days = days
-    db.session.commit()
-    click.echo(f"{service.name}: what was said is purged {days} days after closing")
+    _set(slug, f"what was said is purged {days} days after closing", retention_days=days)
 
 
 @service_group.command("phone-survey")
@@ -211,10 +205,7 @@ def service_retention(slug: str, days: int) -> None:
 @click.argument("switch", type=click.Choice(["on", "off"]))
 def service_phone_survey(slug: str, switch: str) -> None:
     """Offer callers the keypad survey after a call (on), or not (off)."""
-    service = _service(slug)
-    service.phone_survey = switch == "on"
-    db.session.commit()
-    click.echo(f"{service.name}: keypad survey after calls {switch}")
+    _set(slug, f"keypad survey after calls {switch}", phone_survey=switch == "on")
 
 
 @service_group.command("queue-limit")
@@ -222,10 +213,16 @@ def service_phone_survey(slug: str, switch: str) -> None:
 @click.argument("places", type=click.IntRange(min=1))
 def service_queue_limit(slug: str, places: int) -> None:
     """Set how many chats may wait; past that, new visitors are offered the form."""
+    _set(slug, f"at most {places} waiting chats", chat_queue_limit=places)
+
+
+def _set(slug: str, said: str, **values) -> None:
+    """Change a setting of the service `slug`, and say what it is now."""
     service = _service(slug)
-    service.chat_queue_limit = places
+    for name, value in values.items():
+        setattr(service, name, value)
     db.session.commit()
-    click.echo(f"{service.name}: at most {places} waiting chats")
+    click.echo(f"{service.name}: {said}")
 
 
 phone_line = AppGroup("phone", help="The phone line.")
