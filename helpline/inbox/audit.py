@@ -1,5 +1,7 @@
 """The audit log: every staff read of a contact and every change staff make."""
 
+from sqlalchemy import insert
+
 from helpline.auth.models import StaffUser
 from helpline.extensions import db
 from helpline.inbox.models import AuditEntry, Conversation
@@ -8,15 +10,18 @@ from helpline.inbox.models import AuditEntry, Conversation
 def record(
     user: StaffUser, action: str, conversation: Conversation | None, detail: dict | None = None
 ) -> None:
-    """Add an audit entry to the session's transaction; the caller commits it with its change."""
-    db.session.add(
-        AuditEntry(
-            actor_id=user.id,
-            action=action,
-            conversation_id=conversation.id if conversation else None,
-            detail=detail,
-        )
-    )
+    """Add an audit entry to the session's transaction; the caller commits it with its change.
+
+    A Core INSERT (every staff message writes one): after a flush, so that a conversation new
+    in this transaction has its id."""
+    db.session.flush()
+    values = {
+        "actor_id": user.id,
+        "action": action,
+        "conversation_id": conversation.id if conversation else None,
+        "detail": detail,
+    }
+    db.session.execute(insert(AuditEntry), values)
 
 
 def audit(user: StaffUser, action: str, conversation: Conversation) -> None:
