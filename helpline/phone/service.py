@@ -25,8 +25,7 @@ from helpline.phone import inbox as phone_inbox
 from helpline.phone import rest, twiml
 from helpline.phone.inbox import NoPhone, caller_gone, record, requeue, staff_available_for_calls
 from helpline.phone.models import FINAL_STATUSES, STATUS_RANK, PhoneCall, PhoneLine
-from helpline.survey import service as survey
-from helpline.survey.models import QUESTIONS
+from helpline.phone.signals import talk_ended
 from helpline.timeutil import iso, utcnow
 
 # What a caller ID says when the number is withheld ("anonymous" typed on a keypad, etc.).
@@ -249,7 +248,6 @@ def put_through_ended(
             else twiml.enqueue(conversation.service, greet=False)
         )
     if status in ("completed", "answered"):
-        ask_survey = conversation.service.phone_survey
         db.session.execute(
             update(PhoneCall)
             .where(PhoneCall.id == call.id)
@@ -260,7 +258,7 @@ def put_through_ended(
         if caller_gone(conversation.id, duration=talk_time(seconds)) is None:
             db.session.commit()
         # Heard only by a caller still on the line: the counsellor hung up first.
-        return twiml.survey_question(QUESTIONS[0], intro=True) if ask_survey else twiml.goodbye()
+        return _after_talk(conversation)
     if status == "canceled":
         # The caller hung up while the counsellor's phone rang: the status report ends it.
         db.session.rollback()
@@ -281,30 +279,15 @@ def put_through_ended(
     return twiml.enqueue(conversation.service, greet=False)
 
 
-def survey_key(call_sid: str, question: str, digits: str, again: bool) -> str:
-    """A key for one survey question after the talk: 1 yes, 2 no; another key asks once more.
-
-    Each answer is stored at once, so a caller who hangs up midway keeps what they gave.
-    """
+def talk_over(call_sid: str) -> Conversation | None:
+    """The conversation of a call whose talk with a counsellor has ended, or None."""
     call = _call(call_sid)
     if call is None:
-        return twiml.goodbye()
-    conversation = call.conversation
-    line = _line(conversation.id)
-    talked = line is not None and line.stage == "ended" and call.talk_seconds is not None
-    if not (talked and conversation.service.phone_survey):
-        db.session.rollback()
-        return twiml.goodbye()
-    if digits in ("1", "2"):
-        survey.answer_by_keypad(conversation.id, question, digits == "1")
-    elif not again:
-        db.session.rollback()
-        return twiml.survey_question(question, again=True)
-    db.session.rollback()
-    following = QUESTIONS[QUESTIONS.index(question) + 1 :]
-    if following:
-        return twiml.survey_question(following[0])
-    return twiml.goodbye(twiml.SURVEY_THANKS)
+        return None
+    line = _line(call.conversation_id)
+    if line is None or line.stage != "ended" or call.talk_seconds is None:
+        return None
+    return call.conversation
 
 
 def call_status(
@@ -674,6 +657,14 @@ def _replay(call: PhoneCall) -> str:
     if line.stage == "menu":
         return twiml.menu(service, closed=not find.within_hours(service), withheld=line.withheld)
     return twiml.empty()
+
+
+def _after_talk(conversation: Conversation) -> str:
+    """What a caller still on the line hears: a feature's answer to talk_ended, or goodbye."""
+    for _receiver, answer in talk_ended.send(conversation):
+        if answer:
+            return answer
+    return twiml.goodbye()
 
 
 def _move_stage(

@@ -126,16 +126,6 @@ def dial(params: dict) -> str:
     )
 
 
-@bp.post("/survey")
-@webhook(schemas.MenuChoice())
-def survey(params: dict) -> str:
-    try:
-        step = schemas.SurveyStep().load(request.args)
-    except ValidationError:
-        abort(400, "The survey question is missing or unknown.")
-    return service.survey_key(params["call_sid"], step["question"], params["digits"], step["again"])
-
-
 @bp.post("/status")
 @webhook(schemas.CallStatus(), answers_twiml=False)
 def status(params: dict) -> None:
