@@ -6,8 +6,8 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 from helpline.extensions import csrf, db, limiter
 from helpline.inbox.models import Conversation
 from helpline.phone import schemas as phone_schemas
-from helpline.phone import service as phone
 from helpline.phone import twiml
+from helpline.phone.calls import talk_over
 from helpline.phone.signals import talk_ended
 from helpline.phone.views import webhook
 from helpline.survey import service as survey
@@ -42,7 +42,7 @@ def survey_key(call_sid: str, question: str, digits: str, again: bool) -> str:
 
     Each answer is stored at once, so a caller who hangs up midway keeps what they gave.
     """
-    conversation = phone.talk_over(call_sid)
+    conversation = talk_over(call_sid)
     if conversation is None or not conversation.service.phone_survey:
         db.session.rollback()
         return twiml.goodbye()
