@@ -164,6 +164,7 @@ def register_blueprints(app: Flask) -> None:
     from helpline.inbox.views import bp as inbox_bp
     from helpline.phone.views import bp as phone_bp
     from helpline.reports.views import bp as reports_bp
+    from helpline.survey.keypad import bp as keypad_survey_bp
     from helpline.survey.views import bp as survey_bp
 
     app.register_blueprint(auth_bp)
@@ -174,6 +175,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(followup_bp)
     app.register_blueprint(booked_chat_bp)
     app.register_blueprint(survey_bp)
+    app.register_blueprint(keypad_survey_bp)
     app.register_blueprint(reports_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(admin_bp)

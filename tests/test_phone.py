@@ -366,7 +366,7 @@ def test_outside_opening_hours_the_caller_hears_the_hours(line):
     # Sunday noon in Amsterdam.
     from datetime import datetime
 
-    from helpline.phone import service as phone
+    from helpline.phone import incoming as phone
 
     with line.test_request_context():
         twiml = phone.incoming_call(

@@ -24,7 +24,7 @@ from helpline.inbox import audit, find
 from helpline.inbox.errors import InvalidInput, InvalidState, NotFound
 from helpline.inbox.models import Conversation
 from helpline.inbox.permissions import require
-from helpline.phone import service as phone
+from helpline.phone.incoming import is_withheld
 from helpline.phone.models import PhoneLine
 from helpline.timeutil import to_local, utcnow
 
@@ -230,7 +230,7 @@ def _commit_holding(commit) -> None:
 
 def _sealed_number(conversation: Conversation, number: str | None) -> str:
     if number:
-        if phone.is_withheld(number):
+        if is_withheld(number):
             raise NoNumber("Write the number in international form, e.g. +31612345678.")
         return seal(number)
     line = db.session.scalar(select(PhoneLine).where(PhoneLine.conversation_id == conversation.id))

@@ -17,7 +17,7 @@ from helpline.inbox import audit, categories, find, intake
 from helpline.inbox.errors import InvalidState
 from helpline.inbox.models import Conversation, Message
 from helpline.inbox.permissions import can, require
-from helpline.phone import service as phone
+from helpline.phone import callbacks
 from helpline.timeutil import to_local, utcnow
 
 # How early a booked chat can be opened.
@@ -89,7 +89,7 @@ def call_client(booking_id: int, user: StaffUser, now: datetime | None = None):
     number = unseal(booking.sealed_number) if booking.sealed_number else None
     if number is None:
         raise NoNumber("The number for this session can no longer be read.")
-    return phone.dial_back(booking.conversation, user, number, now)
+    return callbacks.dial_back(booking.conversation, user, number, now)
 
 
 def open_booked_chat(code: str, now: datetime | None = None) -> tuple[Conversation, str]:

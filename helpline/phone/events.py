@@ -3,8 +3,11 @@
 from flask_login import current_user
 
 from helpline.extensions import socketio
+
+# connecting and details are imported for their receivers of the inbox's claiming, claimed and
+# summarising signals.
+from helpline.phone import callbacks, connecting, details, schemas, voicemail  # noqa: F401
 from helpline.phone import inbox as phone_inbox
-from helpline.phone import schemas, service
 from helpline.sockets import acked
 
 NS = "/inbox"
@@ -17,14 +20,14 @@ def user():
 @socketio.on("call_back", namespace=NS)
 @acked(schemas.StaffCallRef(), staff=True)
 def call_back(payload: dict) -> dict:
-    call = service.call_back(payload["conversation_id"], user())
+    call = callbacks.call_back(payload["conversation_id"], user())
     return {"call_sid": call.call_sid}
 
 
 @socketio.on("delete_voicemail", namespace=NS)
 @acked(schemas.StaffCallRef(), staff=True)
 def delete_voicemail(payload: dict) -> dict:
-    service.delete_voicemail(payload["conversation_id"], user())
+    voicemail.delete_voicemail(payload["conversation_id"], user())
     return {}
 
 

@@ -4,7 +4,6 @@ from marshmallow import EXCLUDE, Schema, fields, validate
 
 from helpline.inbox.schemas import MAX_ID
 from helpline.phone.models import STATUS_RANK
-from helpline.survey.models import QUESTIONS
 from helpline.text import Text
 
 SID = {
@@ -59,16 +58,6 @@ class MenuChoice(CallRequest):
     digits = fields.String(
         data_key="Digits", load_default="", validate=validate.Regexp(r"^[0-9*#]{0,10}$")
     )
-
-
-class SurveyStep(Schema):
-    """The query of the survey's Gather action: which question, and whether it was repeated."""
-
-    class Meta:
-        unknown = EXCLUDE
-
-    question = fields.String(data_key="q", required=True, validate=validate.OneOf(QUESTIONS))
-    again = fields.Boolean(load_default=False)
 
 
 class Recording(CallRequest):

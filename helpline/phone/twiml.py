@@ -160,7 +160,7 @@ def survey_question(question: str, *, intro: bool = False, again: bool = False) 
         _say(response, SURVEY_INTRO)
     if again:
         _say(response, SURVEY_UNKNOWN_KEY)
-    action = url_for("phone.survey", q=question, **({"again": 1} if again else {}))
+    action = url_for("keypad_survey.answer", q=question, **({"again": 1} if again else {}))
     gather = Gather(num_digits=1, action=action, method="POST", timeout=8)
     _say(gather, SURVEY_QUESTIONS[question])
     _say(gather, SURVEY_KEYS)

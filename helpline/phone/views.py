@@ -34,7 +34,8 @@ from twilio.request_validator import (
 
 from helpline.extensions import csrf, db, limiter
 from helpline.inbox.permissions import require
-from helpline.phone import rest, schemas, service, simulator
+from helpline.phone import connecting, incoming, rest, schemas, simulator, status_reports
+from helpline.phone import voicemail as voicemails
 
 bp = Blueprint("phone", __name__, url_prefix="/phone")
 csrf.exempt(bp)
@@ -89,31 +90,31 @@ def webhook(schema: Schema, *, answers_twiml: bool = True) -> Callable:
 @bp.post("/voice")
 @webhook(schemas.IncomingCall())
 def voice(params: dict) -> str:
-    return service.incoming_call(params["call_sid"], params["caller"], params["called"])
+    return incoming.incoming_call(params["call_sid"], params["caller"], params["called"])
 
 
 @bp.post("/wait")
 @webhook(schemas.QueueWait())
 def wait(params: dict) -> str:
-    return service.keep_waiting(params["call_sid"], params["queue_time"])
+    return incoming.keep_waiting(params["call_sid"], params["queue_time"])
 
 
 @bp.post("/queue")
 @webhook(schemas.QueueResult())
 def queue(params: dict) -> str:
-    return service.left_queue(params["call_sid"], params["result"])
+    return incoming.left_queue(params["call_sid"], params["result"])
 
 
 @bp.post("/gather")
 @webhook(schemas.MenuChoice())
 def gather(params: dict) -> str:
-    return service.menu_choice(params["call_sid"], params["digits"])
+    return incoming.menu_choice(params["call_sid"], params["digits"])
 
 
 @bp.post("/recording")
 @webhook(schemas.Recording())
 def recording(params: dict) -> str:
-    return service.voicemail(
+    return voicemails.voicemail(
         params["call_sid"], params["recording_sid"], params["recording_url"], params["duration"]
     )
 
@@ -121,25 +122,15 @@ def recording(params: dict) -> str:
 @bp.post("/dial")
 @webhook(schemas.DialResult())
 def dial(params: dict) -> str:
-    return service.put_through_ended(
+    return connecting.put_through_ended(
         params["call_sid"], params["status"], params["duration"], request.args.get("to", type=int)
     )
-
-
-@bp.post("/survey")
-@webhook(schemas.MenuChoice())
-def survey(params: dict) -> str:
-    try:
-        step = schemas.SurveyStep().load(request.args)
-    except ValidationError:
-        abort(400, "The survey question is missing or unknown.")
-    return service.survey_key(params["call_sid"], step["question"], params["digits"], step["again"])
 
 
 @bp.post("/status")
 @webhook(schemas.CallStatus(), answers_twiml=False)
 def status(params: dict) -> None:
-    service.call_status(
+    status_reports.call_status(
         params["call_sid"], params["status"], params["duration"], params["parent_sid"]
     )
 
@@ -148,7 +139,7 @@ def status(params: dict) -> None:
 @login_required
 def voicemail(conversation_id: int):
     """Play a voicemail: streamed from Twilio with the account's key, never stored here."""
-    line = service.voicemail_for_staff(conversation_id, current_user._get_current_object())
+    line = voicemails.voicemail_for_staff(conversation_id, current_user._get_current_object())
     url = line.recording_url
     db.session.rollback()
     host = urlsplit(url).hostname
