@@ -47,7 +47,7 @@ def create_app(config: dict | None = None) -> Flask:
     register_proxy(app)
     register_blueprints(app)
     # The blueprints have imported every model. Relating the mappers now, not lazily during
-    # some first query, lets helpline.loading build objects from a worker's very first event.
+    # some first query, readies the ORM before a worker's very first socket event.
     configure_mappers()
     register_errorhandlers(app)
     register_security_headers(app)
