@@ -21,7 +21,11 @@ def record(
         "conversation_id": conversation.id if conversation else None,
         "detail": detail,
     }
-    db.session.execute(insert(AuditEntry), values)
+    db.session.execute(_insert_entry, values)
+
+
+# A Core INSERT, built once: no unit of work for a row nothing reads back.
+_insert_entry = insert(AuditEntry.__table__)
 
 
 def audit(user: StaffUser, action: str, conversation: Conversation) -> None:

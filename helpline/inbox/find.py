@@ -3,7 +3,7 @@
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from helpline.codes import derived_token, keyed_hash
 from helpline.extensions import db
@@ -42,12 +42,14 @@ def by_id(conversation_id: int) -> Conversation:
 
 def by_token(token: str) -> Conversation:
     """The conversation a visitor holds the token of, or NotFound."""
-    conversation = db.session.scalar(
-        select(Conversation).where(Conversation.token_hash == token_hash(token))
-    )
+    conversation = db.session.scalar(_by_token_hash, {"token_hash": token_hash(token)})
     if conversation is None:
         raise NotFound()
     return conversation
+
+
+# Built once: every message a visitor sends finds its conversation with it.
+_by_token_hash = select(Conversation).where(Conversation.token_hash == bindparam("token_hash"))
 
 
 def token_hash(token: str) -> str:

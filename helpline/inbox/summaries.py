@@ -3,7 +3,7 @@
 import statistics
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, func, select
+from sqlalchemy import bindparam, case, func, select
 
 from helpline.auth.models import StaffUser
 from helpline.extensions import db
@@ -18,17 +18,20 @@ def unread_counts(conversation_ids: list[int]) -> dict[int, int]:
     """Visitor messages above the staff's read watermark, per conversation (absent: none)."""
     if not conversation_ids:
         return {}
-    rows = db.session.execute(
-        select(Message.conversation_id, func.count())
-        .join(Conversation, Conversation.id == Message.conversation_id)
-        .where(
-            Message.conversation_id.in_(conversation_ids),
-            Message.sender == "visitor",
-            Message.seq > Conversation.staff_read_seq,
-        )
-        .group_by(Message.conversation_id)
+    return dict(db.session.execute(_unread, {"ids": conversation_ids}).all())
+
+
+# Built once: every visitor message counts its conversation's unread messages with it.
+_unread = (
+    select(Message.conversation_id, func.count())
+    .join(Conversation, Conversation.id == Message.conversation_id)
+    .where(
+        Message.conversation_id.in_(bindparam("ids", expanding=True)),
+        Message.sender == "visitor",
+        Message.seq > Conversation.staff_read_seq,
     )
-    return dict(rows.all())
+    .group_by(Message.conversation_id)
+)
 
 
 def summary(conversation: Conversation, *, first_contact: bool = False) -> dict:
