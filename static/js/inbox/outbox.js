@@ -27,7 +27,7 @@ export function outboxFor(id) {
 }
 
 function failPending(item) {
-  const current = state.current;
+  const { current } = state;
   if (!current || current.id !== item.conversation_id) return;
   const el = current.pendingEls.get(item.client_msg_id);
   if (el) setSendStatus(el, T.failed, "failed");
