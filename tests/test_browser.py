@@ -53,6 +53,11 @@ def has_body(text: str):
     return lambda driver: text in bodies(driver)
 
 
+def script_errors(driver) -> list[str]:
+    """What the page's scripts threw or failed to load, as the browser's console reports it."""
+    return [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+
+
 def send(driver, text: str) -> None:
     box = driver.find_element(By.ID, "body")
     box.send_keys(text)
@@ -123,6 +128,7 @@ def test_visitor_and_counsellor_chat_with_html_as_text_notes_hidden_and_history_
     assert bodies(visitor)[0] == "Hallo <b>hulp</b>"
     wait(visitor, EC.text_to_be_present_in_element((By.ID, "status"), "Je praat met Anna"))
     assert NOTE not in visitor.page_source
+    assert script_errors(counsellor) == []
 
 
 def test_closed_service_offers_the_contact_form_and_an_english_page(server, open_browser):

@@ -146,5 +146,5 @@ def test_the_inbox_keeps_its_cookie_alive_while_its_socket_is_busy(app, counsell
 
     assert renewed.status_code == 204
     assert page.status_code == 200
-    inbox_script = Path(app.static_folder, "js", "inbox.js").read_text(encoding="utf-8")
-    assert 'fetch("/account/active"' in inbox_script
+    inbox_socket = Path(app.static_folder, "js", "inbox", "connection.js").read_text("utf-8")
+    assert 'fetch("/account/active"' in inbox_socket

@@ -1,0 +1,108 @@
+// The open conversation's messages: shown in order, read marks, and the visitor typing.
+import { element, format, insertBySeq, messageElement, nearBottom, scrollDown, setSendStatus } from "../common.js";
+import { socket } from "./connection.js";
+import { T, lang, mine, root, state, ui } from "./state.js";
+
+function eventText(message) {
+  const template = T[`event_${message.event}`];
+  if (!template) return message.body;
+  return format(template, { name: message.author || "" });
+}
+
+function buildMessage(message) {
+  if (message.kind === "event") return element("p", "event", eventText(message));
+  if (message.removed_after_days) {
+    return element("p", "event", format(T.content_removed, { days: message.removed_after_days }));
+  }
+  const note = message.kind === "note";
+  const visitor = message.sender === "visitor";
+  return messageElement(message, {
+    className: `${visitor ? "msg--theirs" : "msg--mine"}${note ? " msg--note" : ""}`,
+    label: note ? T.note_label : undefined,
+    author: visitor ? T.visitor : message.author || T.you,
+    lang,
+    linkWarning: T.link_warning,
+    status: !visitor,
+  });
+}
+
+export function addMessage(message) {
+  const c = state.current;
+  if (!c || !message || message.conversation_id !== c.id || !message.seq) return;
+  const pending = message.client_msg_id && c.pendingEls.get(message.client_msg_id);
+  if (c.bySeq.has(message.seq)) {
+    if (pending) {
+      pending.remove();
+      c.pendingEls.delete(message.client_msg_id);
+    }
+    return;
+  }
+  const follow = nearBottom(ui.messages);
+  let el;
+  if (pending) {
+    el = pending;
+    c.pendingEls.delete(message.client_msg_id);
+    el.remove();
+  } else {
+    el = buildMessage(message);
+  }
+  if (message.sender === "counsellor") {
+    if (message.kind === "note") setSendStatus(el, "");
+    else setSendStatus(el, message.seq <= c.visitorReadSeq ? T.read : T.sent);
+  }
+  el.dataset.seq = String(message.seq);
+  insertBySeq(ui.messages, el, message.seq);
+  c.bySeq.set(message.seq, el);
+  c.highestSeq = Math.max(c.highestSeq, message.seq);
+  if (message.sender === "visitor") {
+    c.highestVisitorSeq = Math.max(c.highestVisitorSeq, message.seq);
+    hideTyping();
+  }
+  markRead();
+  if (follow || message.sender !== "visitor") scrollDown(ui.messages, true);
+}
+
+export function showPending(item) {
+  const el = buildMessage({
+    sender: "counsellor",
+    kind: item.note ? "note" : "text",
+    body: item.body,
+    author: root.dataset.meName,
+    created_at: item.created_at,
+  });
+  setSendStatus(el, T.sending, "pending");
+  state.current.pendingEls.set(item.client_msg_id, el);
+  ui.messages.append(el);
+  scrollDown(ui.messages, true);
+}
+
+export function updateReadMarks() {
+  const c = state.current;
+  for (const [seq, el] of c.bySeq) {
+    if (seq <= c.visitorReadSeq && el.classList.contains("msg--mine") && !el.classList.contains("msg--note")) {
+      setSendStatus(el, T.read);
+    }
+  }
+}
+
+export function markRead() {
+  const c = state.current;
+  if (!c || document.visibilityState !== "visible" || !socket.connected || !mine(c.summary)) return;
+  if (c.highestVisitorSeq > c.lastReadSent) {
+    c.lastReadSent = c.highestVisitorSeq;
+    socket.emit("read", { conversation_id: c.id, seq: c.highestVisitorSeq });
+  }
+}
+
+document.addEventListener("visibilitychange", markRead);
+
+let typingHide = null;
+export function showTyping() {
+  ui.typing.hidden = false;
+  clearTimeout(typingHide);
+  typingHide = setTimeout(hideTyping, 8000);
+}
+export function hideTyping() {
+  clearTimeout(typingHide);
+  ui.typing.hidden = true;
+}
