@@ -2,10 +2,9 @@
 
 import pytest
 from selenium.webdriver.common.by import By
-from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
 
-from tests.browsers import sign_in, start_chromium, wait
+from tests.browsers import send, sign_in, start_chromium, wait
 from tests.servers import demo_server
 
 # Starts real server processes or Chromium: `make test-fast` leaves it out.
@@ -51,12 +50,6 @@ def bodies(driver) -> list[str]:
 
 def has_body(text: str):
     return lambda driver: text in bodies(driver)
-
-
-def send(driver, text: str) -> None:
-    box = driver.find_element(By.ID, "body")
-    box.send_keys(text)
-    box.send_keys(Keys.ENTER)
 
 
 def test_visitor_and_counsellor_chat_with_html_as_text_notes_hidden_and_history_kept(
