@@ -5,7 +5,6 @@ import {
   clock,
   element,
   format,
-  insertBySeq,
   messageElement,
   nearBottom,
   readJson,
@@ -16,6 +15,7 @@ import {
   wireComposer,
 } from "./common.js";
 import { wireBlock } from "./block.js";
+import { Transcript } from "./transcript.js";
 
 const T = readJson("i18n");
 const $ = (id) => document.getElementById(id);
@@ -503,7 +503,7 @@ function addMessage(message) {
   const c = current;
   if (!c || !message || message.conversation_id !== c.id || !message.seq) return;
   const pending = message.client_msg_id && c.pendingEls.get(message.client_msg_id);
-  if (c.bySeq.has(message.seq)) {
+  if (c.transcript.has(message.seq)) {
     if (pending) {
       pending.remove();
       c.pendingEls.delete(message.client_msg_id);
@@ -523,16 +523,15 @@ function addMessage(message) {
     if (message.kind === "note") setSendStatus(el, "");
     else setSendStatus(el, message.seq <= c.visitorReadSeq ? T.read : T.sent);
   }
-  el.dataset.seq = String(message.seq);
-  insertBySeq(ui.messages, el, message.seq);
-  c.bySeq.set(message.seq, el);
-  c.highestSeq = Math.max(c.highestSeq, message.seq);
+  c.transcript.show(message.seq, el);
   if (message.sender === "visitor") {
     c.highestVisitorSeq = Math.max(c.highestVisitorSeq, message.seq);
     hideTyping();
   }
   markRead();
   if (follow || message.sender !== "visitor") scrollDown(ui.messages, true);
+  // Staff see every seq: a gap is a message still on its way or lost with a connection.
+  if (c.transcript.gap && !c.catchingUp) requestOpen();
 }
 
 function showPending(item) {
@@ -551,7 +550,7 @@ function showPending(item) {
 
 function updateReadMarks() {
   const c = current;
-  for (const [seq, el] of c.bySeq) {
+  for (const [seq, el] of c.transcript.entries()) {
     if (seq <= c.visitorReadSeq && el.classList.contains("msg--mine") && !el.classList.contains("msg--note")) {
       setSendStatus(el, T.read);
     }
@@ -703,9 +702,9 @@ function openConversation(id) {
   current = {
     id,
     summary: rows.get(id) || null,
-    bySeq: new Map(),
+    transcript: new Transcript(ui.messages),
+    catchingUp: false, // an `open` is on its way
     pendingEls: new Map(),
-    highestSeq: 0,
     highestVisitorSeq: 0,
     visitorReadSeq: 0,
     lastReadSent: 0,
@@ -743,8 +742,12 @@ function openConversation(id) {
 function requestOpen() {
   const c = current;
   if (!c || !socket.connected) return;
-  const payload = { conversation_id: c.id, since_seq: c.highestSeq };
+  const payload = { conversation_id: c.id, since_seq: c.transcript.complete };
   const stale = () => c !== current;
+  c.catchingUp = true;
+  const settled = () => {
+    c.catchingUp = false;
+  };
   ask("open", payload, stale, (ack) => {
     c.summary = ack.conversation;
     if (rows.has(c.id) || matches(ack.conversation)) upsert(ack.conversation);
@@ -753,6 +756,7 @@ function requestOpen() {
     c.referrals = ack.referrals || [];
     renderHead();
     renderReferrals();
+    c.transcript.caughtUp(ack.messages);
     for (const message of ack.messages) addMessage(message);
     if ((ack.visitor_read_seq || 0) > c.visitorReadSeq) {
       c.visitorReadSeq = ack.visitor_read_seq;
@@ -760,7 +764,7 @@ function requestOpen() {
     }
     if (!c.historyAsked && ack.conversation.earlier_conversations > 0) loadHistory(c);
     markRead();
-  });
+  }, settled);
 }
 
 function loadHistory(c) {
