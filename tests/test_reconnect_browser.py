@@ -131,8 +131,8 @@ def connects_again(line: CuttingProxy, handshakes_before: int, timeout: float = 
 
 
 def drop_again_and_again(lines: dict[str, CuttingProxy], typists: dict[str, Typist]) -> int:
-    """Every drop in DROPS, each once the pages are back from the one before; returns how many
-    times a page connected again."""
+    """Every drop in DROPS, each once the pages it dropped have connected again after the one
+    before; returns how many new connections the pages made."""
     rng = random.Random(7)
     before = sum(line.handshakes for line in lines.values())
     for drop in DROPS:
