@@ -5,6 +5,7 @@ from pathlib import Path
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service as ChromeService
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -45,6 +46,13 @@ def start_chromium(profile: Path, width: int, height: int) -> webdriver.Chrome:
 def wait(driver, condition, message: str = ""):
     """Wait up to WAIT seconds for `condition`, failing with `message`."""
     return WebDriverWait(driver, WAIT).until(condition, message)
+
+
+def send(driver, text: str) -> None:
+    """Type `text` into the page's composer and send it with Enter."""
+    box = driver.find_element(By.ID, "body")
+    box.send_keys(text)
+    box.send_keys(Keys.ENTER)
 
 
 def sign_in(driver, url: str, who: str = "counsellor") -> None:

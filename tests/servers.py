@@ -1,10 +1,13 @@
 """Start real helpline server processes (gunicorn, as deployed) for tests and benchmarks."""
 
+import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -148,3 +151,62 @@ def demo_server(
     with Server(env) as running:
         yield running
     database.unlink(missing_ok=True)
+
+
+# The first request of a new Socket.IO connection (Engine.IO's handshake): polling, no sid yet.
+HANDSHAKE = re.compile(rb"GET /socket\.io/\?EIO=4&transport=polling&t=[^&\s]+ HTTP/1\.1")
+
+
+class CuttingProxy:
+    """A TCP proxy in front of a server that cuts every connection through it on demand, as a
+    restarted server or a lost network does. Counts the Socket.IO connections made through it."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.open: set[socket.socket] = set()
+        self.handshakes = 0
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                downstream, _ = self.listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.port))
+            with self.lock:
+                self.open |= {downstream, upstream}
+            for source, sink in ((downstream, upstream), (upstream, downstream)):
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                if handshakes := len(HANDSHAKE.findall(data)):
+                    with self.lock:
+                        self.handshakes += handshakes
+                sink.sendall(data)
+        except OSError:
+            pass
+        self._close(source, sink)
+
+    def _close(self, *sockets: socket.socket) -> None:
+        for sock in sockets:
+            with self.lock:
+                self.open.discard(sock)
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+    def cut(self) -> None:
+        """Cut every open connection at once."""
+        with self.lock:
+            cut = list(self.open)
+        self._close(*cut)
+
+    def close(self) -> None:
+        self.listener.close()
+        self.cut()

@@ -2,10 +2,9 @@
 
 import pytest
 from selenium.webdriver.common.by import By
-from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
 
-from tests.browsers import sign_in, start_chromium, wait
+from tests.browsers import send, sign_in, start_chromium, wait
 from tests.servers import demo_server
 
 # Starts real server processes or Chromium: `make test-fast` leaves it out.
@@ -56,12 +55,6 @@ def has_body(text: str):
 def script_errors(driver) -> list[str]:
     """What the page's scripts threw or failed to load, as the browser's console reports it."""
     return [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
-
-
-def send(driver, text: str) -> None:
-    box = driver.find_element(By.ID, "body")
-    box.send_keys(text)
-    box.send_keys(Keys.ENTER)
 
 
 def test_visitor_and_counsellor_chat_with_html_as_text_notes_hidden_and_history_kept(

@@ -1,11 +1,9 @@
 """The Python client of docs/protocol.md, run as written against a real server whose connections
 are cut again and again while a visitor and a counsellor write."""
 
-import contextlib
 import importlib.util
 import re
 import secrets
-import socket
 import subprocess
 import sys
 import threading
@@ -14,7 +12,7 @@ import time
 import pytest
 import socketio
 
-from tests.servers import ROOT, demo_server
+from tests.servers import ROOT, CuttingProxy, demo_server
 
 # Starts real server processes or Chromium: `make test-fast` leaves it out.
 pytestmark = pytest.mark.slow
@@ -39,57 +37,6 @@ def output_after(name: str) -> str:
     block = documented(name)
     after = text[text.index(block) + len(block) + len("```\n") :]
     return re.search(r"^```\n(.*?)^```$", after, re.S | re.M).group(1)
-
-
-class CuttingProxy:
-    """A TCP proxy in front of a server that cuts every connection through it on demand, as a
-    restarted server or a lost network does."""
-
-    def __init__(self, port: int):
-        self.port = port
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
-        self.open: set[socket.socket] = set()
-        self.lock = threading.Lock()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                downstream, _ = self.listener.accept()
-            except OSError:
-                return
-            upstream = socket.create_connection(("127.0.0.1", self.port))
-            with self.lock:
-                self.open |= {downstream, upstream}
-            for source, sink in ((downstream, upstream), (upstream, downstream)):
-                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
-
-    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
-        try:
-            while data := source.recv(65536):
-                sink.sendall(data)
-        except OSError:
-            pass
-        self._close(source, sink)
-
-    def _close(self, *sockets: socket.socket) -> None:
-        for sock in sockets:
-            with self.lock:
-                self.open.discard(sock)
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-            sock.close()
-
-    def cut(self) -> None:
-        """Cut every open connection at once."""
-        with self.lock:
-            cut = list(self.open)
-        self._close(*cut)
-
-    def close(self) -> None:
-        self.listener.close()
-        self.cut()
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ import {
   uuid,
   wireComposer,
 } from "./common.js";
+import { Transcript } from "./transcript.js";
 
 const T = readJson("i18n");
 const root = document.getElementById("main");
@@ -70,9 +71,9 @@ if (window.location.hash) {
 
 let token = storage.get(KEY_CONVERSATION);
 let view = null; // the server's visitor_view of the conversation
-const bySeq = new Map(); // seq -> element shown
+const transcript = new Transcript(ui.messages);
 const pendingEls = new Map(); // client_msg_id -> element of a message not yet acked
-let highestSeq = 0;
+let catchingUp = false; // a resume is on its way
 let highestCounsellorSeq = 0;
 let lastReadSent = 0;
 let staffReadSeq = 0;
@@ -116,10 +117,8 @@ function setToken(value) {
   ui.leave.hidden = false;
 }
 
-function rememberSeq(seq) {
-  if (seq <= highestSeq) return;
-  highestSeq = seq;
-  if (token) storage.set(seqKey(token), String(seq));
+function rememberSeq() {
+  if (token) storage.set(seqKey(token), String(transcript.highest));
 }
 
 // --- showing messages ---------------------------------------------------------------------
@@ -146,7 +145,7 @@ function addMessage(message) {
   if (!message || !message.seq) return;
   const follow = nearBottom(ui.scroll);
   const pending = message.client_msg_id && pendingEls.get(message.client_msg_id);
-  if (bySeq.has(message.seq)) {
+  if (transcript.has(message.seq)) {
     if (pending) {
       pending.remove();
       pendingEls.delete(message.client_msg_id);
@@ -166,16 +165,14 @@ function addMessage(message) {
   if (message.sender === "visitor") {
     setSendStatus(el, message.seq <= staffReadSeq ? T.read : T.sent);
   }
-  el.dataset.seq = String(message.seq);
   if (firstResume && seenBefore && message.seq > seenBefore && message.sender !== "visitor") {
     const divider = element("p", "divider", T.new_messages);
     divider.dataset.seq = String(seenBefore + 0.5);
     insertBySeq(ui.messages, divider, seenBefore + 0.5);
     seenBefore = 0;
   }
-  insertBySeq(ui.messages, el, message.seq);
-  bySeq.set(message.seq, el);
-  rememberSeq(message.seq);
+  transcript.show(message.seq, el);
+  rememberSeq();
   if (message.sender === "counsellor") {
     highestCounsellorSeq = Math.max(highestCounsellorSeq, message.seq);
     hideTyping();
@@ -186,6 +183,7 @@ function addMessage(message) {
   }
   markRead();
   scrollDown(ui.scroll, follow || message.sender === "visitor");
+  fillGap();
 }
 
 function showPending(item, failed = false) {
@@ -208,16 +206,15 @@ function failAll() {
 }
 
 function updateReadMarks() {
-  for (const [seq, el] of bySeq) {
+  for (const [seq, el] of transcript.entries()) {
     if (seq <= staffReadSeq && el.classList.contains("msg--mine")) setSendStatus(el, T.read);
   }
 }
 
 function clearShown() {
-  for (const el of bySeq.values()) el.remove();
+  transcript.clear();
   for (const el of ui.messages.querySelectorAll(".divider, .msg--failed")) el.remove();
-  bySeq.clear();
-  highestSeq = 0;
+  catchingUp = false;
   highestCounsellorSeq = 0;
   lastReadSent = 0;
   staffReadSeq = 0;
@@ -400,15 +397,19 @@ const outbox = new Outbox({
   save: savePending,
 });
 
-function resume() {
+// Catch up after a (re)connect, and then send what waits; with `gap`, only fill a gap.
+function resume(gap = false) {
   const asked = token;
-  socket.timeout(8000).emit("resume", { token: asked, last_seq: highestSeq }, (err, ack) => {
+  catchingUp = true;
+  socket.timeout(8000).emit("resume", { token: asked, last_seq: transcript.complete }, (err, ack) => {
     if (asked !== token) return;
+    catchingUp = false;
     if (err) {
-      if (socket.connected) setTimeout(resume, 2000);
+      if (socket.connected) setTimeout(() => resume(gap), 2000);
       return;
     }
     if (ack.ok) {
+      transcript.caughtUp(ack.messages);
       for (const message of ack.messages) addMessage(message);
       applyView(ack.conversation);
     } else if (["not_found", "invalid"].includes(ack.error && ack.error.code)) {
@@ -416,12 +417,19 @@ function resume() {
       show(serviceOpen || outbox.items.length ? "composer" : "closed");
       renderStatus();
     } else if (socket.connected) {
-      setTimeout(resume, 3000);
+      setTimeout(() => resume(gap), 3000);
       return;
     }
+    if (gap) return;
     firstResume = false;
     outbox.restart();
   });
+}
+
+// A message more than one past the last without a gap: one before it is still on its way, was
+// lost with a connection, or was a note. Ask for what is missing, one resume at a time.
+function fillGap() {
+  if (token && socket.connected && !catchingUp && transcript.gap) resume(true);
 }
 
 socket.on("connect", () => {

@@ -1,6 +1,7 @@
 // The opened conversation: opening it, its header and the buttons that act on it.
 import { wireBlock } from "../block.js";
 import { element, format } from "../common.js";
+import { Transcript } from "../transcript.js";
 import { renderComposerMode, stopTyping } from "./composer.js";
 import { ask, socket } from "./connection.js";
 import { loadHistory } from "./history.js";
@@ -82,9 +83,9 @@ export function openConversation(id) {
   state.current = {
     id,
     summary: rows.get(id) || null,
-    bySeq: new Map(),
+    transcript: new Transcript(ui.messages),
+    catchingUp: false, // an `open` is on its way
     pendingEls: new Map(),
-    highestSeq: 0,
     highestVisitorSeq: 0,
     visitorReadSeq: 0,
     lastReadSent: 0,
@@ -122,8 +123,12 @@ export function openConversation(id) {
 export function requestOpen() {
   const c = state.current;
   if (!c || !socket.connected) return;
-  const payload = { conversation_id: c.id, since_seq: c.highestSeq };
+  const payload = { conversation_id: c.id, since_seq: c.transcript.complete };
   const stale = () => c !== state.current;
+  c.catchingUp = true;
+  const settled = () => {
+    c.catchingUp = false;
+  };
   ask("open", payload, stale, (ack) => {
     c.summary = ack.conversation;
     if (rows.has(c.id) || matches(ack.conversation)) upsert(ack.conversation);
@@ -132,6 +137,7 @@ export function requestOpen() {
     c.referrals = ack.referrals || [];
     renderHead();
     renderReferrals();
+    c.transcript.caughtUp(ack.messages);
     for (const message of ack.messages) addMessage(message);
     if ((ack.visitor_read_seq || 0) > c.visitorReadSeq) {
       c.visitorReadSeq = ack.visitor_read_seq;
@@ -139,7 +145,7 @@ export function requestOpen() {
     }
     if (!c.historyAsked && ack.conversation.earlier_conversations > 0) loadHistory(c);
     markRead();
-  });
+  }, settled);
 }
 
 export function act(event, payload, after, settled) {

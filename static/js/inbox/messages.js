@@ -1,6 +1,7 @@
 // The open conversation's messages: shown in order, read marks, and the visitor typing.
-import { element, format, insertBySeq, messageElement, nearBottom, scrollDown, setSendStatus } from "../common.js";
+import { element, format, messageElement, nearBottom, scrollDown, setSendStatus } from "../common.js";
 import { socket } from "./connection.js";
+import { requestOpen } from "./conversation.js";
 import { T, lang, mine, root, state, ui } from "./state.js";
 
 function eventText(message) {
@@ -30,7 +31,7 @@ export function addMessage(message) {
   const c = state.current;
   if (!c || !message || message.conversation_id !== c.id || !message.seq) return;
   const pending = message.client_msg_id && c.pendingEls.get(message.client_msg_id);
-  if (c.bySeq.has(message.seq)) {
+  if (c.transcript.has(message.seq)) {
     if (pending) {
       pending.remove();
       c.pendingEls.delete(message.client_msg_id);
@@ -50,16 +51,15 @@ export function addMessage(message) {
     if (message.kind === "note") setSendStatus(el, "");
     else setSendStatus(el, message.seq <= c.visitorReadSeq ? T.read : T.sent);
   }
-  el.dataset.seq = String(message.seq);
-  insertBySeq(ui.messages, el, message.seq);
-  c.bySeq.set(message.seq, el);
-  c.highestSeq = Math.max(c.highestSeq, message.seq);
+  c.transcript.show(message.seq, el);
   if (message.sender === "visitor") {
     c.highestVisitorSeq = Math.max(c.highestVisitorSeq, message.seq);
     hideTyping();
   }
   markRead();
   if (follow || message.sender !== "visitor") scrollDown(ui.messages, true);
+  // Staff see every seq: a gap is a message still on its way or lost with a connection.
+  if (c.transcript.gap && !c.catchingUp) requestOpen();
 }
 
 export function showPending(item) {
@@ -78,7 +78,7 @@ export function showPending(item) {
 
 export function updateReadMarks() {
   const c = state.current;
-  for (const [seq, el] of c.bySeq) {
+  for (const [seq, el] of c.transcript.entries()) {
     if (seq <= c.visitorReadSeq && el.classList.contains("msg--mine") && !el.classList.contains("msg--note")) {
       setSendStatus(el, T.read);
     }
