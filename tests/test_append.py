@@ -84,7 +84,7 @@ def test_messages_are_stored_when_the_state_column_converts_its_values(
     acked = ["Hoi"]
     for number in range(10):
         ack = person.say(f"vraag {number}")
-        assert ack["ok"] and ack["conversation"]["state"] == "active"
+        assert ack["ok"] and not ack["duplicate"]
         acked.append(f"vraag {number}")
         assert anna.say(conversation_id, f"antwoord {number}")["ok"]
         acked.append(f"antwoord {number}")

@@ -46,27 +46,32 @@ def message(payload: dict) -> dict:
     ):
         raise RateLimited()
     if "token" in payload:
-        token = payload["token"]
         posted = _post(payload)
-    else:
-        place = abuse.place_of(request.remote_addr)
-        posted = intake.open_chat(
-            payload["service"],
-            payload["visitor"],
-            payload["client_msg_id"],
-            payload["body"],
-            admit=lambda chosen: abuse.admit_new_chat(chosen, payload["visitor"], place),
-        )
-        token = posted.token
-        if posted.created:
-            abuse.remember_place(posted.conversation.id, place)
+        _attach(posted.conversation)
+        # Only the opening message's ack carries the view: after it, the state, queue and read
+        # events keep the page's view of the conversation current.
+        return _message_ack(posted, payload["token"])
+    place = abuse.place_of(request.remote_addr)
+    posted = intake.open_chat(
+        payload["service"],
+        payload["visitor"],
+        payload["client_msg_id"],
+        payload["body"],
+        admit=lambda chosen: abuse.admit_new_chat(chosen, payload["visitor"], place),
+    )
+    if posted.created:
+        abuse.remember_place(posted.conversation.id, place)
     _attach(posted.conversation)
+    view = summaries.visitor_view(posted.conversation)
+    return _message_ack(posted, posted.token) | {"conversation": view}
+
+
+def _message_ack(posted: messages.Posted, token: str) -> dict:
     return {
         "seq": posted.message.seq,
         "token": token,
         "duplicate": not posted.created,
         "message": visitor_message_payload(posted.message),
-        "conversation": summaries.visitor_view(posted.conversation),
     }
 
 

@@ -21,7 +21,7 @@ def record(
         "conversation_id": conversation.id if conversation else None,
         "detail": detail,
     }
-    db.session.execute(_insert_entry, values)
+    db.session.connection().execute(_insert_entry, values)
 
 
 # A Core INSERT, built once: no unit of work for a row nothing reads back.

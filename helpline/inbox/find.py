@@ -4,6 +4,7 @@ from datetime import datetime
 
 from flask import current_app
 from sqlalchemy import bindparam, select
+from sqlalchemy.orm import lazyload
 
 from helpline.codes import derived_token, keyed_hash
 from helpline.extensions import db
@@ -34,7 +35,7 @@ def within_hours(service: Service, now: datetime | None = None) -> bool:
 
 def by_id(conversation_id: int) -> Conversation:
     """The conversation with this id, or NotFound."""
-    conversation = db.session.get(Conversation, conversation_id)
+    conversation = db.session.get(Conversation, conversation_id, options=_alone)
     if conversation is None:
         raise NotFound()
     return conversation
@@ -48,8 +49,15 @@ def by_token(token: str) -> Conversation:
     return conversation
 
 
+# A conversation is found on its own, without its service and assignee: every message finds its
+# conversation and needs neither, and what does need them loads them when it reads them (the
+# assignee of a counsellor's own message is the signed-in user, loaded already).
+_alone = [lazyload(Conversation.service), lazyload(Conversation.assignee)]
+
 # Built once: every message a visitor sends finds its conversation with it.
-_by_token_hash = select(Conversation).where(Conversation.token_hash == bindparam("token_hash"))
+_by_token_hash = (
+    select(Conversation).where(Conversation.token_hash == bindparam("token_hash")).options(*_alone)
+)
 
 
 def token_hash(token: str) -> str:

@@ -244,7 +244,10 @@ def append(
     parameters = {"conversation_id": conversation.id} | {f"new_{n}": changes[n] for n in names}
     if checked:
         parameters |= {"read_state": conversation.state, "read_assignee": conversation.assignee_id}
-    taken = db.session.execute(_next_seq(names, checked), parameters).first()
+    # Core statements run on the session's connection, in its transaction: no ORM work for rows
+    # that are plain values.
+    connection = db.session.connection()
+    taken = connection.execute(_next_seq(names, checked), parameters).first()
     if taken is None:
         raise ConversationChanged()
     for name, value in taken._mapping.items():
@@ -260,7 +263,7 @@ def append(
         "body": body,
         "created_at": now,
     }
-    message_id = db.session.execute(_insert_message, row).scalar_one()
+    message_id = connection.execute(_insert_message, row).scalar_one()
     if audit_action is not None:
         audit.record(author, audit_action, conversation)
     return StoredMessage(id=message_id, author_name=author.display_name if author else None, **row)

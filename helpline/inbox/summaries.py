@@ -18,7 +18,7 @@ def unread_counts(conversation_ids: list[int]) -> dict[int, int]:
     """Visitor messages above the staff's read watermark, per conversation (absent: none)."""
     if not conversation_ids:
         return {}
-    return dict(db.session.execute(_unread, {"ids": conversation_ids}).all())
+    return dict(db.session.connection().execute(_unread, {"ids": conversation_ids}).all())
 
 
 # Built once: every visitor message counts its conversation's unread messages with it.
