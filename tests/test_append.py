@@ -77,7 +77,8 @@ def test_messages_are_stored_when_the_state_column_converts_its_values(
     state_as_enum, app, visitor, counsellor
 ):
     person = visitor()
-    assert person.say("Hoi")["ok"]
+    opened = person.say("Hoi")
+    assert opened["ok"] and opened["conversation"]["state"] == "queued"
     conversation_id = person.conversation().id
     anna = counsellor()
     assert anna.claim(conversation_id)["ok"]
