@@ -39,6 +39,13 @@ def open_browser(tmp_path):
         driver.quit()
 
 
+def open_page(driver, url: str, heading: str) -> None:
+    """Go to `url` and make sure it is the page meant, not an error page, before axe looks."""
+    driver.get(url)
+    title = driver.find_element(By.TAG_NAME, "h1").text
+    assert title.startswith(heading), f"{url} shows {title!r}"
+
+
 def visible(driver, element_id: str):
     return wait(driver, EC.visibility_of_element_located((By.ID, element_id)), f"no #{element_id}")
 
@@ -61,8 +68,8 @@ def test_sign_in_two_factor_empty_inbox_account_and_api_tokens_pass_axe(server, 
     visible(staff, "list-empty")
     assert_accessible(staff)
 
-    for path in ("/account", "/api/tokens"):
-        staff.get(server.url + path)
+    for path, heading in (("/account", "Your account"), ("/api/tokens", "Your API tokens")):
+        open_page(staff, server.url + path, heading)
         assert_accessible(staff)
 
 
@@ -105,6 +112,11 @@ def test_a_chat_passes_axe_for_visitor_and_counsellor_in_every_state(server, ope
     visible(staff, "wrap-up")
     wait(staff, EC.element_to_be_clickable((By.CSS_SELECTOR, "#category-choices input")))
     assert_accessible(staff)  # wrap-up
+    click(staff, "#category-choices input")
+    staff.find_element(By.ID, "summary").send_keys("Dreiging met delen van een foto.")
+    click(staff, "#wrap-up-submit")
+    visible(staff, "closed-info")
+    assert_accessible(staff)  # closed
 
     visible(visitor, "ended-panel")
     assert_accessible(visitor)  # ended, the survey offered
@@ -157,14 +169,36 @@ def test_a_closed_chat_and_the_booked_chat_entry_pass_axe(server, open_browser):
 def test_the_therapists_agenda_and_availability_pass_axe(server, open_browser):
     therapist = open_browser()
     sign_in(therapist, server.url, "therapist")
-    for path in ("/followup/agenda", "/followup/availability"):
-        therapist.get(server.url + path)
+    for path, heading in (("/followup/agenda", "Agenda"), ("/followup/availability", "Avail")):
+        open_page(therapist, server.url + path, heading)
         assert_accessible(therapist)
+
+
+def cut_off_tables(driver) -> list[str]:
+    """Captions of the report tables wider than the space they have."""
+    return driver.execute_script(
+        "return [...document.querySelectorAll('.report-table')]"
+        "  .filter((box) => box.scrollWidth > box.clientWidth + 1)"
+        "  .map((box) => box.querySelector('caption')?.textContent.trim() || box.id);"
+    )
 
 
 def test_reports_blocked_visitors_and_categories_pass_axe(server, open_browser):
     admin = open_browser()
     sign_in(admin, server.url, "admin")
-    for path in ("/reports/", "/inbox/blocks", "/admin/categories"):
-        admin.get(server.url + path)
+    pages = (
+        ("/reports", "Report"),
+        ("/inbox/blocks", "Blocked visitors"),
+        ("/admin/categories", "Categories"),
+    )
+    for path, heading in pages:
+        open_page(admin, server.url + path, heading)
         assert_accessible(admin)
+
+
+def test_every_report_table_fits_a_1280_pixel_window(server, open_browser):
+    supervisor = open_browser(1280, 900)
+    sign_in(supervisor, server.url, "supervisor")
+    open_page(supervisor, server.url + "/reports", "Report")
+    assert supervisor.find_elements(By.CSS_SELECTOR, ".report-table td.zero")
+    assert cut_off_tables(supervisor) == []
