@@ -15,7 +15,7 @@ from sqlalchemy import delete, select
 from helpline.auth.models import StaffUser
 from helpline.auth.signals import sessions_ended
 from helpline.extensions import db
-from helpline.inbox import broadcast
+from helpline.inbox import board, broadcast, staff_status
 from helpline.inbox.models import Service, StaffConnection
 from helpline.inbox.permissions import can
 
@@ -37,13 +37,27 @@ def opened(user: StaffUser, sid: str) -> bool:
     if user.session_token != token or not user.is_active:
         closed(sid)
         return False
+    staff_status.came_online(user)
+    board.changed()
     return True
 
 
 def closed(sid: str) -> None:
-    """Forget a socket that has gone."""
-    db.session.execute(delete(StaffConnection).where(StaffConnection.sid == sid))
+    """Forget a socket that has gone; the last one of its person ends their status period."""
+    user_id = db.session.scalar(
+        delete(StaffConnection).where(StaffConnection.sid == sid).returning(StaffConnection.user_id)
+    )
     db.session.commit()
+    if user_id is None:
+        return
+    still = db.session.scalar(
+        select(StaffConnection.sid).where(StaffConnection.user_id == user_id).limit(1)
+    )
+    if still is None:
+        staff_status.went_offline(user_id)
+    else:
+        db.session.rollback()
+        board.changed()
 
 
 @sessions_ended.connect
@@ -54,5 +68,6 @@ def end_connections(sender: Flask, user_id: int, **extra) -> None:
     )
     db.session.execute(delete(StaffConnection).where(StaffConnection.user_id == user_id))
     db.session.commit()
+    staff_status.went_offline(user_id)
     for sid in sids:
         disconnect(sid=sid, namespace=broadcast.INBOX)
