@@ -101,7 +101,7 @@ def _queues(services: list[Service], waiting: list[dict]) -> list[dict]:
 
 def _staff_online() -> list[dict]:
     """Staff with an inbox open: their status and how many chats they have."""
-    online = select(StaffConnection.user_id).distinct()
+    online = select(StaffConnection.user_id).where(StaffConnection.board_only.is_(False))
     people = db.session.scalars(
         select(StaffUser).where(StaffUser.id.in_(online)).order_by(StaffUser.display_name)
     ).all()

@@ -27,18 +27,20 @@ def rooms_of(user: StaffUser) -> list[str]:
     return [broadcast.staff_room(user.id), *queues]
 
 
-def opened(user: StaffUser, sid: str) -> bool:
-    """Record a new socket of `user`; False when their session ended in the meantime."""
+def opened(user: StaffUser, sid: str, board_only: bool = False) -> bool:
+    """Record a new socket of `user` (an inbox, or only a board); False when their session
+    ended in the meantime."""
     token = user.session_token
-    db.session.add(StaffConnection(sid=sid, user_id=user.id))
+    db.session.add(StaffConnection(sid=sid, user_id=user.id, board_only=board_only))
     db.session.commit()
     # A sign-out that listed the sockets before this one was recorded is seen here instead.
     db.session.refresh(user)
     if user.session_token != token or not user.is_active:
         closed(sid)
         return False
-    staff_status.came_online(user)
-    board.changed()
+    if not board_only:
+        staff_status.came_online(user)
+        board.changed()
     return True
 
 
@@ -51,7 +53,9 @@ def closed(sid: str) -> None:
     if user_id is None:
         return
     still = db.session.scalar(
-        select(StaffConnection.sid).where(StaffConnection.user_id == user_id).limit(1)
+        select(StaffConnection.sid)
+        .where(StaffConnection.user_id == user_id, StaffConnection.board_only.is_(False))
+        .limit(1)
     )
     if still is None:
         staff_status.went_offline(user_id)

@@ -46,10 +46,15 @@ def user():
 
 @socketio.on("connect", namespace=NS)
 def connect(auth=None):
-    if not current_user.is_authenticated or not connections.opened(user(), request.sid):
+    # The supervisor board's page connects only to follow the board: that is no presence.
+    board_only = isinstance(auth, dict) and auth.get("board") is True
+    if not current_user.is_authenticated:
         return False
-    for room in connections.rooms_of(user()):
-        join_room(room, namespace=NS)
+    if not connections.opened(user(), request.sid, board_only):
+        return False
+    if not board_only:
+        for room in connections.rooms_of(user()):
+            join_room(room, namespace=NS)
     return True
 
 

@@ -244,6 +244,8 @@ class StaffConnection(db.Model):
         ForeignKey("staff_user.id", ondelete="CASCADE"), index=True
     )
     connected_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A supervisor board's socket: it does not make its person online in the inbox.
+    board_only: Mapped[bool] = mapped_column(default=False, server_default="0")
 
 
 STAFF_STATUSES = ("available", "away", "on_break")

@@ -17,6 +17,10 @@ depends_on = None
 
 
 def upgrade():
+    with op.batch_alter_table('staff_connection') as batch_op:
+        batch_op.add_column(
+            sa.Column('board_only', sa.Boolean(), server_default=sa.false(), nullable=False)
+        )
     op.create_table(
         'staff_status_period',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -52,3 +56,5 @@ def downgrade():
         batch_op.drop_index('ix_staff_status_period_started_at')
         batch_op.drop_index('uq_staff_status_period_open')
     op.drop_table('staff_status_period')
+    with op.batch_alter_table('staff_connection') as batch_op:
+        batch_op.drop_column('board_only')
