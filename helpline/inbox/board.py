@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from helpline.auth.models import StaffUser
 from helpline.extensions import db, socketio
 from helpline.inbox import broadcast
+from helpline.inbox.errors import InvalidState
 from helpline.inbox.models import (
     CHANNELS,
     ContactMoment,
@@ -31,9 +32,12 @@ from helpline.timeutil import iso, local_today, to_utc, utcnow
 ROOM = "board"
 
 
-def for_staff(user: StaffUser) -> dict:
-    """The board for someone who may watch it."""
+def for_staff(user: StaffUser, *, board_page: bool) -> dict:
+    """The board for someone who may watch it, from the board page's own socket (only those
+    are counted as watching)."""
     require(user, "view_board")
+    if not board_page:
+        raise InvalidState("Open the board page to follow the board.")
     return board()
 
 
@@ -174,8 +178,11 @@ class _Throttle:
 
 
 def changed() -> None:
-    """Something on the board changed (after commit): send the board soon, once."""
+    """Something on the board changed (after commit): send the board soon, once, if a board
+    is open anywhere."""
     app = current_app._get_current_object()
+    if not _watched():
+        return
     throttle = app.extensions.get("board_throttle")
     if throttle is None:
         throttle = app.extensions.setdefault(
@@ -186,6 +193,18 @@ def changed() -> None:
             return
         throttle.pending = True
     socketio.start_background_task(_send_later, app, throttle)
+
+
+def _watched() -> bool:
+    """Whether a board page is open on any server (on a connection of its own, so the
+    caller's session and transaction are left as they are)."""
+    with db.engine.connect() as connection:
+        return (
+            connection.execute(
+                select(StaffConnection.sid).where(StaffConnection.board_only.is_(True)).limit(1)
+            ).first()
+            is not None
+        )
 
 
 def _send_later(app: Flask, throttle: _Throttle) -> None:

@@ -44,6 +44,13 @@ def opened(user: StaffUser, sid: str, board_only: bool = False) -> bool:
     return True
 
 
+def board_only(sid: str) -> bool:
+    """Whether this socket is a supervisor board's."""
+    return bool(
+        db.session.scalar(select(StaffConnection.board_only).where(StaffConnection.sid == sid))
+    )
+
+
 def closed(sid: str) -> None:
     """Forget a socket that has gone; the last one of its person ends their status period."""
     user_id = db.session.scalar(

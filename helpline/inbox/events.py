@@ -217,6 +217,6 @@ def set_status(payload: dict) -> dict:
 @socketio.on("watch_board", namespace=NS)
 @acked(Empty(), staff=True)
 def watch_board(payload: dict) -> dict:
-    shown = board.for_staff(user())
+    shown = board.for_staff(user(), board_page=connections.board_only(request.sid))
     join_room(board.ROOM, namespace=NS)
     return {"board": shown}
