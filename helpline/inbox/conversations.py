@@ -74,14 +74,19 @@ def transfer(
     if not _move(conversation, {"assignee_id": current, "state": "active"}, values):
         db.session.rollback()
         raise AlreadyAssigned("The conversation changed hands in the meantime.")
+    handover = None
     if note:
-        append(
+        handover = append(
             conversation, "counsellor", note, author=user, kind="note", event="handover", now=now
         )
     event = append_event(conversation, "transferred" if target else "requeued", target, now)
     detail = {"from": current, "to": to_user_id, "note": bool(note)}
     audit.record(user, "conversation.transfer", conversation, detail)
-    announce.commit_change(conversation, event)
+    publish = announce.prepare_change(conversation, event)
+    db.session.commit()
+    if handover is not None:
+        announce.message(conversation, handover)
+    publish()
     if target is not None:
         broadcast.to_staff(
             "assigned", {"conversation_id": conversation.id, "by": user.display_name}, target.id
