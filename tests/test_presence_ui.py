@@ -1,6 +1,8 @@
 """Staff presence in real browsers: a colleague away is not offered for a transfer, a
 hand-over note reaches the receiver with an unread count, and the board follows a new chat."""
 
+from pathlib import Path
+
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -13,6 +15,7 @@ from tests.servers import demo_server
 # Starts real server processes or Chromium: `make test-fast` leaves it out.
 pytestmark = pytest.mark.slow
 
+SCREENSHOTS = Path("/tmp")
 NOTE = "Ze is 15 en wil weten hoe ze de foto laat verwijderen."
 
 
@@ -78,6 +81,7 @@ def test_away_colleague_is_not_offered_a_note_reaches_the_receiver_and_the_board
     # The board follows the new chat without a reload.
     wait(ali, lambda d: board_cell(d, 1, 3) == "1", "the board did not show the waiting chat")
     assert "Sam" in ali.find_element(By.ID, "board-staff").text
+    ali.save_screenshot(str(SCREENSHOTS / "presence-board.png"))
 
     set_status(sam, "Away")
     wait(anna, EC.element_to_be_clickable((By.CSS_SELECTOR, "#list .row"))).click()
@@ -104,6 +108,7 @@ def test_away_colleague_is_not_offered_a_note_reaches_the_receiver_and_the_board
     assert "1 unread" in sam.find_element(By.CSS_SELECTOR, "#list .row").text
     sam.find_element(By.CSS_SELECTOR, "#list .row").click()
     wait(sam, EC.visibility_of_element_located((By.ID, "handover")))
+    sam.save_screenshot(str(SCREENSHOTS / "presence-handover.png"))
     assert sam.find_element(By.ID, "handover-heading").text == "Hand-over note from Anna"
     assert sam.find_element(By.ID, "handover-body").text == NOTE
     wait(sam, lambda d: not d.title.startswith("("), "opening did not mark the transfer read")
