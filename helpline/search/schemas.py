@@ -1,16 +1,23 @@
 """What a search accepts: the same filters on the staff page and in the API."""
 
-from marshmallow import Schema, ValidationError, fields, post_load, pre_load, validate
-from marshmallow import validates_schema
+from marshmallow import (
+    Schema,
+    ValidationError,
+    fields,
+    post_load,
+    pre_load,
+    validate,
+    validates_schema,
+)
 from sqlalchemy import select
 
 from helpline.api.schemas import (
     FIRST_DAY,
+    INT_MAX,
     LAST_DAY,
     SLUG,
     ConversationRow,
     Cursor,
-    ident,
 )
 from helpline.codes import ALPHABET, normalise
 from helpline.extensions import db
@@ -57,9 +64,8 @@ class SearchQuery(Schema):
     )
     reply_code = Code(metadata={"description": "A contact form's reply code."})
     booking_code = Code(metadata={"description": "A follow-up chat session's code."})
-    category = ident(
-        strict=False,
-        validate=known_category,
+    category = fields.Integer(
+        validate=[validate.Range(min=1, max=INT_MAX, error="No such category."), known_category],
         metadata={"description": "A category's id; its subcategories count too."},
     )
     service = fields.String(validate=[SLUG, known_service])
@@ -100,8 +106,10 @@ class SearchQuery(Schema):
 
     @post_load
     def search(self, data, **kwargs) -> Search:
-        return Search(**{key: value for key, value in data.items() if key != "cursor"},
-                      before_id=data.get("cursor"))
+        return Search(
+            **{key: value for key, value in data.items() if key != "cursor"},
+            before_id=data.get("cursor"),
+        )
 
 
 class SearchRow(ConversationRow):
@@ -109,8 +117,10 @@ class SearchRow(ConversationRow):
 
     snippet = fields.String(
         allow_none=True,
-        metadata={"description": "Part of the message that matched (or of the last one); "
-                  "null once purged."},
+        metadata={
+            "description": "Part of the message that matched (or of the last one); "
+            "null once purged."
+        },
     )
 
 

@@ -104,9 +104,7 @@ def conditions(wanted: Search) -> list[ColumnElement[bool]]:
 
 
 def _said_in(text: str):
-    return select(Message.conversation_id).where(
-        Message.kind.in_(WORDS), said(Message.body, text)
-    )
+    return select(Message.conversation_id).where(Message.kind.in_(WORDS), said(Message.body, text))
 
 
 def _booked_with(digest: str) -> ColumnElement[bool]:

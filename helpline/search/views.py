@@ -1,6 +1,9 @@
 """The staff search page, /inbox/search: a form of filters and a page of conversations found."""
 
+from datetime import datetime
+
 from flask import Blueprint, render_template, request
+from flask_babel import format_datetime
 from flask_login import current_user, login_required
 from marshmallow import ValidationError
 from sqlalchemy import select
@@ -40,6 +43,12 @@ def page():
         states=STATES,
     )
     return answer, 422 if errors else 200
+
+
+@bp.app_template_filter("opened")
+def opened(moment: str) -> str:
+    """A row's ISO 8601 UTC time as a local date and time, e.g. 2 Mar 2026, 10:00."""
+    return format_datetime(datetime.fromisoformat(moment.removesuffix("Z")), "d MMM y, HH:mm")
 
 
 def _first(problem) -> str:
