@@ -35,7 +35,7 @@ def chat(driver, url: str, text: str) -> None:
     wait(driver, EC.text_to_be_present_in_element(SENT, "Verzonden"), "the chat was not stored")
 
 
-def test_a_search_result_opens_its_conversation_in_the_inbox(server, browser):
+def test_a_search_result_opens_its_conversation_in_the_inbox_and_so_does_a_link(server, browser):
     chat(browser, server.url, "Ik heb een vraag over school")
     chat(browser, server.url, "Mijn foto's zijn gedeeld")
     sign_in(browser, server.url)
@@ -50,6 +50,7 @@ def test_a_search_result_opens_its_conversation_in_the_inbox(server, browser):
     )
     assert len(results) == 1
     assert "Mijn foto's zijn gedeeld" in results[0].text
+    found_id = int(results[0].get_attribute("id").removeprefix("result-"))
     results[0].find_element(By.CSS_SELECTOR, ".search-result__open").click()
 
     wait(browser, EC.text_to_be_present_in_element((By.ID, "connection"), "Connected"))
@@ -61,3 +62,11 @@ def test_a_search_result_opens_its_conversation_in_the_inbox(server, browser):
     assert browser.find_element(By.ID, "conv").is_displayed()
     assert browser.find_element(By.ID, "conv-title").text == "Helpwanted · Chat"
     assert "vraag over school" not in browser.find_element(By.ID, "messages").text
+
+    # A #c= link opens another conversation in the open inbox: the chat opened just before.
+    browser.execute_script("location.hash = 'c=' + arguments[0]", found_id - 1)
+    wait(
+        browser,
+        EC.text_to_be_present_in_element((By.ID, "messages"), "Ik heb een vraag over school"),
+        "a #c= link did not open its conversation",
+    )

@@ -10,10 +10,13 @@ export function linkedConversation(location = window.location) {
 
 function openLinked() {
   const id = linkedConversation();
-  if (id) openConversation(id);
+  if (!id) return;
+  // Followed once: a reload later, after other conversations were opened, does not go back.
+  history.replaceState(null, "", window.location.pathname);
+  openConversation(id);
 }
 
-/** Open the linked conversation now, and again whenever the link's #c= changes. */
+/** Open the linked conversation now, and again whenever a #c= link is followed. */
 export function followLinks() {
   openLinked();
   window.addEventListener("hashchange", openLinked);
