@@ -19,33 +19,39 @@ from helpline.api.schemas import (
     ConversationRow,
     Cursor,
 )
-from helpline.codes import ALPHABET, normalise
+from helpline.codes import ALPHABET, group, normalise
 from helpline.extensions import db
+from helpline.followup.bookings import CODE_LENGTH as BOOKING_CODE_LENGTH
+from helpline.forms.service import CODE_LENGTH as REPLY_CODE_LENGTH
 from helpline.inbox.models import CHANNELS, STATES, Category, Service
 from helpline.search.service import Search
 from helpline.text import Text
 
-CODE_LENGTH = 8  # reply codes and booking codes alike
 MAX_PAGE = 100
 DATE_ERROR = {"invalid": "Write a date as YYYY-MM-DD, e.g. 2026-03-30."}
 DATE_RANGE = validate.Range(min=FIRST_DAY, max=LAST_DAY, error="Choose a date from 2000 to 2099.")
 
 
 class Code(fields.String):
-    """A reply code or booking code as someone typed or read it aloud (7K3M-9QPX)."""
+    """A reply code or booking code as someone typed or read it aloud (7K3M-9QPX), normalised."""
 
-    default_error_messages = {"code": "A code has 8 letters and digits, like 7K3M-9QPX."}
+    default_error_messages = {"code": "A code has {length} letters and digits, like {example}."}
+
+    def __init__(self, *, length: int, **kwargs):
+        super().__init__(**kwargs)
+        self.length = length
 
     def _deserialize(self, value, attr, data, **kwargs) -> str:
         code = normalise(super()._deserialize(value, attr, data, **kwargs))
-        if len(code) != CODE_LENGTH or not set(code) <= set(ALPHABET):
-            raise self.make_error("code")
+        if len(code) != self.length or not set(code) <= set(ALPHABET):
+            example = group("7K3M9QPXH2RD"[: self.length])
+            raise self.make_error("code", length=self.length, example=example)
         return code
 
 
 def known_category(category_id: int) -> None:
     """Refuse a category that does not exist (a retired one may be searched for)."""
-    if db.session.get(Category, category_id) is None:
+    if not 1 <= category_id <= INT_MAX or db.session.get(Category, category_id) is None:
         raise ValidationError("No such category.")
 
 
@@ -62,10 +68,14 @@ class SearchQuery(Schema):
         validate=validate.Length(max=200, error="Search for at most 200 characters."),
         metadata={"description": "Words said in the conversation (messages and notes)."},
     )
-    reply_code = Code(metadata={"description": "A contact form's reply code."})
-    booking_code = Code(metadata={"description": "A follow-up chat session's code."})
+    reply_code = Code(
+        length=REPLY_CODE_LENGTH, metadata={"description": "A contact form's reply code."}
+    )
+    booking_code = Code(
+        length=BOOKING_CODE_LENGTH, metadata={"description": "A follow-up chat session's code."}
+    )
     category = fields.Integer(
-        validate=[validate.Range(min=1, max=INT_MAX, error="No such category."), known_category],
+        validate=known_category,
         metadata={"description": "A category's id; its subcategories count too."},
     )
     service = fields.String(validate=[SLUG, known_service])
