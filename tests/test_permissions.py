@@ -100,6 +100,9 @@ EXPECTED = {
     "api_followup": EVERY_ROLE,
     "view_reports": LEADS_ONLY,
     "manage_categories": roles(NONE, NONE, NONE, ALL),
+    "set_status": NOT_THERAPISTS,
+    "receive_transfer": NOT_THERAPISTS,
+    "view_board": LEADS_ONLY,
 }
 
 

@@ -158,7 +158,7 @@ def assign(user, conversation_id, body):
     if body["to"] in (None, user.id):
         changed = inbox_conversations.claim(conversation_id, user)
     else:
-        changed = inbox_conversations.transfer(conversation_id, user, body["to"])
+        changed = inbox_conversations.transfer(conversation_id, user, body["to"], note=body["note"])
     return summaries.summary(changed)
 
 

@@ -75,6 +75,9 @@ RULES: dict[str, Rule] = {
     "api_followup":            Rule(ANY,     ANY,     ANY,     ANY),
     "view_reports":            Rule(None,    None,    ANY,     ANY),
     "manage_categories":       Rule(None,    None,    None,    ANY),
+    "set_status":              Rule(ANY,     None,    ANY,     ANY),
+    "receive_transfer":        Rule(ANY,     None,    ANY,     ANY),
+    "view_board":              Rule(None,    None,    ANY,     ANY),
 }
 # fmt: on
 
@@ -119,6 +122,9 @@ REFUSALS = {
     "api_conversations": "Therapists use the follow-up endpoints of the API only.",
     "view_reports": "Only supervisors and admins can read the report figures.",
     "manage_categories": "Only an admin can change the categories.",
+    "set_status": "Therapists take their sessions from the agenda and have no inbox status.",
+    "receive_transfer": "That colleague does not take chats.",
+    "view_board": "Only supervisors and admins can see the board.",
 }
 DEFAULT_REFUSAL = "You are not allowed to do that."
 

@@ -11,6 +11,7 @@ import { notice } from "./inbox/notices.js";
 import { restartOutboxes } from "./inbox/outbox.js";
 import { ringing } from "./inbox/phone.js";
 import { chime, ring } from "./inbox/sound.js";
+import { loadStatus, takingWork } from "./inbox/status.js";
 import { T, state } from "./inbox/state.js";
 
 const { rows } = state;
@@ -20,6 +21,7 @@ socket.on("connect", () => {
   requestList();
   requestOpen();
   restartOutboxes();
+  loadStatus();
 });
 
 socket.on("disconnect", (reason) => {
@@ -55,6 +57,8 @@ socket.on("activity", (update) => {
 
 socket.on("new_conversation", (info) => {
   if (state.filters.service && state.filters.service !== info.service) return;
+  // Away or on a break: new chats and calls wait quietly in the list.
+  if (!takingWork()) return;
   // The conversation's row arrives just before this: a call waiting to be accepted rings.
   if (ringing(rows.get(info.id))) ring();
   else chime();
