@@ -1,7 +1,7 @@
 """full-text search over what was said: GIN indexes of the message text on PostgreSQL
 
 Revision ID: e17a00000003
-Revises: d15f00000001
+Revises: e17a00000002
 Create Date: 2026-12-05 22:30:00.000000
 
 Two expression indexes, one per text-search configuration the search matches with: `simple`
@@ -14,7 +14,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'e17a00000003'
-down_revision = 'd15f00000001'
+down_revision = 'e17a00000002'
 branch_labels = None
 depends_on = None
 
