@@ -24,6 +24,9 @@ from helpline.timeutil import utcnow
 STATES = ("queued", "active", "wrap_up", "closed")
 REFERRAL_KINDS = ("takedown", "police", "gp", "treatment", "youth_care", "other")
 CHANNELS = ("chat", "form", "phone")
+# The text-search configurations a search matches what was said with (PostgreSQL only): `simple`
+# finds every word as typed, `dutch` also other forms of a word (gedeeld, gedeelde).
+TEXT_SEARCH_CONFIGURATIONS = ("simple", "dutch")
 OPEN_STATES = ("queued", "active")
 
 
@@ -197,6 +200,14 @@ class Message(db.Model):
         CheckConstraint("sender IN ('visitor', 'counsellor', 'system')", name="sender"),
         CheckConstraint("kind IN ('text', 'note', 'event')", name="kind"),
         CheckConstraint("kind != 'note' OR sender = 'counsellor'", name="note_by_staff"),
+        *(
+            Index(
+                f"ix_message_body_{configuration}",
+                text(f"to_tsvector('{configuration}'::regconfig, body)"),
+                postgresql_using="gin",
+            ).ddl_if(dialect="postgresql")
+            for configuration in TEXT_SEARCH_CONFIGURATIONS
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -4,6 +4,7 @@ import { format } from "./common.js";
 import { forgetTyping } from "./inbox/composer.js";
 import { showOffline, showOnline, showSignedOut, socket } from "./inbox/connection.js";
 import { openConversation, requestOpen } from "./inbox/conversation.js";
+import { followLinks } from "./inbox/deep-link.js";
 import { requestList, upsert } from "./inbox/list.js";
 import { addMessage, hideTyping, showTyping, updateReadMarks } from "./inbox/messages.js";
 import { notice } from "./inbox/notices.js";
@@ -82,3 +83,5 @@ socket.on("read", ({ conversation_id: id, seq }) => {
   c.visitorReadSeq = seq;
   updateReadMarks();
 });
+
+followLinks();
