@@ -35,6 +35,8 @@ STAFF_PAGES: list[StaffPage] = [
     StaffPage("API tokens", "api_tokens.tokens", "manage_api_tokens"),
     StaffPage("Categories", "admin.category_list", "manage_categories"),
     StaffPage("Blocked visitors", "abuse.blocks", "view_blocks"),
+    StaffPage("Search", "search.page", "search_conversations"),
+    StaffPage("Board", "inbox.board", "view_board"),
     StaffPage("Account", "auth.account", "manage_own_account"),
 ]
 

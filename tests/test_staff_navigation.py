@@ -19,8 +19,8 @@ from tests import factories
 STATIC_JS = Path(__file__).resolve().parent.parent / "static" / "js"
 
 EXPECTED_LINKS = {
-    "counsellor": ["Inbox", "API tokens", "Account"],
-    "therapist": ["Agenda", "Availability", "API tokens", "Account"],
+    "counsellor": ["Inbox", "API tokens", "Search", "Account"],
+    "therapist": ["Agenda", "Availability", "API tokens", "Search", "Account"],
     "supervisor": [
         "Inbox",
         "Agenda",
@@ -28,6 +28,8 @@ EXPECTED_LINKS = {
         "Reports",
         "API tokens",
         "Blocked visitors",
+        "Search",
+        "Board",
         "Account",
     ],
     "admin": [
@@ -38,6 +40,8 @@ EXPECTED_LINKS = {
         "API tokens",
         "Categories",
         "Blocked visitors",
+        "Search",
+        "Board",
         "Account",
     ],
 }
@@ -157,6 +161,8 @@ def staff_pages(app, visitor):
         "/reports",
         "/api/tokens",
         "/admin/categories",
+        "/inbox/search",
+        "/board",
         "/account",
     ]
 
