@@ -13,6 +13,7 @@ import { renderPhone, ringing, setVoicemailSource } from "./phone.js";
 import { renderReferrals, resetReferralForm } from "./referrals.js";
 import { T, mine, page, state, ui } from "./state.js";
 import { loadColleagues } from "./transfer.js";
+import { showConversation } from "./views.js";
 import { keepWrapDraft, renderWrapUp } from "./wrap-up.js";
 
 const { drafts, outboxes, rows } = state;
@@ -74,6 +75,7 @@ export function renderHead() {
 const T_HINT = ui.hint.textContent;
 
 export function openConversation(id) {
+  showConversation();
   if (state.current && state.current.id === id) return;
   if (state.current) {
     drafts.set(state.current.id, ui.body.value);
