@@ -40,6 +40,15 @@ def browsers(tmp_path):
         driver.quit()
 
 
+def as_phone(driver) -> None:
+    """A 390 × 844 viewport: headless Chromium keeps windows at least 500 px wide, so the
+    DevTools device metrics set the size the page lays out in."""
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": WIDTH, "height": HEIGHT, "deviceScaleFactor": 1, "mobile": True},
+    )
+
+
 def page_width(driver) -> int:
     return driver.execute_script("return document.documentElement.scrollWidth")
 
@@ -67,6 +76,7 @@ def test_a_counsellor_on_a_phone_opens_a_chat_replies_and_goes_back_to_the_list(
     wait(visitor, EC.text_to_be_present_in_element((By.ID, "status"), "wachtrij"))
 
     phone = browsers(WIDTH, HEIGHT)
+    as_phone(phone)
     sign_in(phone, server.url)
     # The window's inner width, without scrollbars: what the page lays out in.
     width = phone.execute_script("return document.documentElement.clientWidth")
