@@ -41,7 +41,7 @@ def browsers(tmp_path):
 
 
 def as_phone(driver) -> None:
-    """A 390 × 844 viewport: headless Chromium keeps windows at least 500 px wide, so the
+    """A 390 by 844 viewport: headless Chromium keeps windows at least 500 px wide, so the
     DevTools device metrics set the size the page lays out in."""
     driver.execute_cdp_cmd(
         "Emulation.setDeviceMetricsOverride",
@@ -67,9 +67,7 @@ def bodies(driver) -> list[str]:
     return [el.text for el in driver.find_elements(By.CSS_SELECTOR, "#messages .msg__body")]
 
 
-def test_a_counsellor_on_a_phone_opens_a_chat_replies_and_goes_back_to_the_list(
-    server, browsers
-):
+def test_a_counsellor_on_a_phone_opens_a_chat_replies_and_goes_back_to_the_list(server, browsers):
     visitor = browsers(420, 860)
     visitor.get(server.url + "/chat/helpwanted")
     send(visitor, "Iemand dreigt mijn foto te delen")
