@@ -96,6 +96,8 @@ EXPECTED = {
     "api_followup": EVERY_ROLE,
     "view_reports": LEADS_ONLY,
     "manage_categories": roles(NONE, NONE, NONE, ALL),
+    "monitor": LEADS_ONLY,
+    "whisper": LEADS_ONLY,
 }
 
 

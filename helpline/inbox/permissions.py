@@ -71,6 +71,8 @@ RULES: dict[str, Rule] = {
     "api_followup":            Rule(ANY,     ANY,     ANY,     ANY),
     "view_reports":            Rule(None,    None,    ANY,     ANY),
     "manage_categories":       Rule(None,    None,    None,    ANY),
+    "monitor":                 Rule(None,    None,    ANY,     ANY),
+    "whisper":                 Rule(None,    None,    ANY,     ANY),
 }
 # fmt: on
 
@@ -115,6 +117,8 @@ REFUSALS = {
     "api_conversations": "Therapists use the follow-up endpoints of the API only.",
     "view_reports": "Only supervisors and admins can read the report figures.",
     "manage_categories": "Only an admin can change the categories.",
+    "monitor": "Only supervisors and admins can watch a conversation.",
+    "whisper": "Only supervisors and admins can whisper to the counsellor.",
 }
 DEFAULT_REFUSAL = "You are not allowed to do that."
 
