@@ -6,6 +6,7 @@ import { showOffline, showOnline, showSignedOut, socket } from "./inbox/connecti
 import { openConversation, requestOpen } from "./inbox/conversation.js";
 import { requestList, upsert } from "./inbox/list.js";
 import { addMessage, hideTyping, showTyping, updateReadMarks } from "./inbox/messages.js";
+import { showWatchers, whispered } from "./inbox/monitor.js";
 import { notice } from "./inbox/notices.js";
 import { restartOutboxes } from "./inbox/outbox.js";
 import { ringing } from "./inbox/phone.js";
@@ -78,3 +79,6 @@ socket.on("read", ({ conversation_id: id, seq }) => {
   c.visitorReadSeq = seq;
   updateReadMarks();
 });
+
+socket.on("watchers", showWatchers);
+socket.on("whisper", whispered);
