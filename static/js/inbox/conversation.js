@@ -4,6 +4,7 @@ import { element, format } from "../common.js";
 import { Transcript } from "../transcript.js";
 import { renderComposerMode, stopTyping } from "./composer.js";
 import { ask, socket } from "./connection.js";
+import { hideHandover } from "./handover.js";
 import { loadHistory } from "./history.js";
 import { badge, matches, renderList, upsert } from "./list.js";
 import { addMessage, hideTyping, markRead, showPending, updateReadMarks } from "./messages.js";
@@ -95,6 +96,7 @@ export function openConversation(id, { watch = false } = {}) {
     visitorReadSeq: 0,
     lastReadSent: 0,
     noteForced: false,
+    handoverSeq: 0, // the hand-over note shown, if any
     historyAsked: false,
     callingBack: false,
     deletingVoicemail: false,
@@ -107,6 +109,7 @@ export function openConversation(id, { watch = false } = {}) {
     referrals: [],
   };
   ui.phone.hidden = true;
+  hideHandover();
   setVoicemailSource("");
   ui.placeholder.hidden = true;
   ui.conv.hidden = false;
