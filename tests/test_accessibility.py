@@ -218,7 +218,9 @@ def test_the_board_a_watched_chat_and_search_pass_axe_for_a_supervisor(server, o
 
     counsellor = open_browser()
     sign_in(counsellor, server.url)
-    click(counsellor, "#list .row--queued")
+    # The form sent earlier waits in the list too: claim the chat.
+    queued_chat = "//ul[@id='list']//*[contains(@class, 'row--queued')][contains(., 'Chat')]"
+    wait(counsellor, EC.element_to_be_clickable((By.XPATH, queued_chat))).click()
     click(counsellor, "#claim")
     wait(counsellor, EC.text_to_be_present_in_element((By.ID, "conv-meta"), "Active"))
 
