@@ -96,6 +96,8 @@ EXPECTED = {
     "api_followup": EVERY_ROLE,
     "view_reports": LEADS_ONLY,
     "manage_categories": roles(NONE, NONE, NONE, ALL),
+    "manage_canned_responses": LEADS_ONLY,
+    "use_canned_responses": THERAPISTS_OWN,
 }
 
 

@@ -71,6 +71,8 @@ RULES: dict[str, Rule] = {
     "api_followup":            Rule(ANY,     ANY,     ANY,     ANY),
     "view_reports":            Rule(None,    None,    ANY,     ANY),
     "manage_categories":       Rule(None,    None,    None,    ANY),
+    "manage_canned_responses": Rule(None,    None,    ANY,     ANY),
+    "use_canned_responses":    Rule(ANY,     MINE,    ANY,     ANY),
 }
 # fmt: on
 
@@ -115,6 +117,8 @@ REFUSALS = {
     "api_conversations": "Therapists use the follow-up endpoints of the API only.",
     "view_reports": "Only supervisors and admins can read the report figures.",
     "manage_categories": "Only an admin can change the categories.",
+    "manage_canned_responses": "Only supervisors and admins can change the canned responses.",
+    "use_canned_responses": "Canned responses are for the conversations you have.",
 }
 DEFAULT_REFUSAL = "You are not allowed to do that."
 
