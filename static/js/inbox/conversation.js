@@ -2,6 +2,7 @@
 import { wireBlock } from "../block.js";
 import { element, format } from "../common.js";
 import { Transcript } from "../transcript.js";
+import { renderCanned } from "./canned.js";
 import { renderComposerMode, stopTyping } from "./composer.js";
 import { ask, socket } from "./connection.js";
 import { loadHistory } from "./history.js";
@@ -68,6 +69,7 @@ export function renderHead() {
   if (!["queued", "active"].includes(s.state)) hideTyping();
   renderComposerMode();
   renderPhone(s);
+  renderCanned(s);
 }
 
 const T_HINT = ui.hint.textContent;
