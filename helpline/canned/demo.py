@@ -126,11 +126,12 @@ DEMO_RESPONSES = [
 def seed() -> None:
     """Add the demo responses that are missing, for the services that exist."""
     services = {s.slug: s.id for s in db.session.scalars(select(Service))}
-    existing = set(
-        db.session.execute(
+    existing = {
+        tuple(row)
+        for row in db.session.execute(
             select(CannedResponse.service_id, CannedResponse.shortcut, CannedResponse.language)
-        ).tuples()
-    )
+        )
+    }
     for slug, shortcut, language, title, text in DEMO_RESPONSES:
         service_id = services.get(slug)
         if service_id is None or (service_id, shortcut, language) in existing:
