@@ -8,6 +8,7 @@ from helpline.canned.models import CannedResponse
 from helpline.canned.service import unknown_variables
 from helpline.extensions import db
 from helpline.inbox.models import AuditEntry, Service
+from tests.test_forms import helpwanted_answers
 
 PAGE = "/admin/canned-responses"
 
@@ -283,3 +284,43 @@ def test_demo_seed_adds_responses_for_helpwanted_and_stop_it_now_once(app, runne
     assert {service for service, *_ in stored} == {"helpwanted", "stopitnow"}
     assert {language for _, _, language, _ in stored} == {"nl", "en"}
     assert all(unknown_variables(text) == [] for *_, text in stored)
+
+
+@pytest.mark.parametrize(("lang", "offered"), [("en", "en"), ("nl", "nl"), (None, "nl")])
+def test_the_version_in_the_language_of_the_visitors_page_is_offered_first(
+    app, visitor, counsellor, lang, offered
+):
+    payload = {"service": "helpwanted", "client_msg_id": "first-message", "body": "Hello"}
+    someone = visitor()
+    payload["visitor"] = someone.browser
+    if lang:
+        payload["lang"] = lang
+    assert someone.emit("message", payload)["ok"]
+
+    ack = counsellor("Anna").emit("canned_responses", {"conversation_id": 1})
+
+    assert ack["language"] == offered
+
+
+def test_a_first_message_from_a_page_in_another_language_is_refused(app, visitor):
+    someone = visitor()
+    payload = {"service": "helpwanted", "visitor": someone.browser, "body": "Hallo"}
+
+    refused = someone.emit("message", {**payload, "client_msg_id": "message-1", "lang": "de"})
+
+    assert refused["error"]["code"] == "invalid"
+    assert "lang" in refused["error"]["fields"]
+    assert someone.emit("message", {**payload, "client_msg_id": "message-2"})["ok"]
+
+
+@pytest.mark.parametrize(
+    ("page", "offered"), [("/form/helpwanted?lang=en", "en"), ("/form/helpwanted", "nl")]
+)
+def test_a_form_sent_from_the_english_page_is_offered_english_first(
+    app, client, counsellor, page, offered
+):
+    assert client.post(page, data=helpwanted_answers()).status_code == 200
+
+    ack = counsellor("Anna").emit("canned_responses", {"conversation_id": 1})
+
+    assert ack["language"] == offered

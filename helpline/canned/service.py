@@ -89,7 +89,7 @@ def offered(user: StaffUser, conversation_id: int) -> dict:
 
 def language_of(conversation: Conversation) -> str:
     """The language the conversation is held in where known, else Dutch."""
-    return DEFAULT_LANGUAGE
+    return conversation.language or DEFAULT_LANGUAGE
 
 
 def create(user: StaffUser, service_slug: str, fields: dict) -> CannedResponse:

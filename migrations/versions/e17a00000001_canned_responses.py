@@ -1,4 +1,4 @@
-"""canned responses
+"""canned responses, and the language of a conversation
 
 Revision ID: e17a00000001
 Revises: d15f00000001
@@ -17,6 +17,10 @@ depends_on = None
 
 
 def upgrade():
+    with op.batch_alter_table('conversation', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('language', sa.String(length=2), nullable=True))
+        batch_op.create_check_constraint('language', "language IS NULL OR language IN ('nl', 'en')")
+
     op.create_table(
         'canned_response',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -48,3 +52,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_canned_response_service_id'))
 
     op.drop_table('canned_response')
+
+    with op.batch_alter_table('conversation', schema=None) as batch_op:
+        batch_op.drop_constraint(op.f('ck_conversation_language'), type_='check')
+        batch_op.drop_column('language')
