@@ -166,6 +166,7 @@ def register_blueprints(app: Flask) -> None:
     from helpline.inbox.views import bp as inbox_bp
     from helpline.phone.views import bp as phone_bp
     from helpline.reports.views import bp as reports_bp
+    from helpline.search.views import bp as search_bp
     from helpline.survey.keypad import bp as keypad_survey_bp
     from helpline.survey.views import bp as survey_bp
 
@@ -183,6 +184,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_bp)
     app.register_blueprint(abuse_bp)
     app.register_blueprint(canned_bp)
+    app.register_blueprint(search_bp)
     register_socketio_path(app)
 
 

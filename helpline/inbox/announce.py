@@ -8,7 +8,7 @@ and sending needs no transaction of its own.
 from collections.abc import Callable
 
 from helpline.extensions import db
-from helpline.inbox import broadcast, signals
+from helpline.inbox import board, broadcast, signals
 from helpline.inbox.models import Conversation
 from helpline.inbox.payloads import message_payload, visitor_message_payload
 from helpline.inbox.summaries import queue_positions, summary, unread_counts, visitor_view
@@ -91,6 +91,7 @@ def prepare_change(conversation: Conversation, event) -> Callable[[], None]:
         if chat:
             broadcast.to_visitor(conversation.id, "state", view)
             send_queue(queue)
+        board.changed()
 
     return publish
 
@@ -111,6 +112,7 @@ def prepare_new_conversation(
             conversation.assignee_id,
         )
         send_queue(queue)
+        board.changed()
 
     return publish
 
