@@ -23,6 +23,7 @@ from helpline.extensions import (
     migrate,
     socketio,
 )
+from helpline.navigation import header_links
 from helpline.text import refuse_unreadable_text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -119,6 +120,7 @@ def register_extensions(app: Flask) -> None:
     login_manager.login_view = "auth.login"
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.globals["is_staff_page"] = is_staff_page
+    app.jinja_env.globals["staff_links"] = header_links
     chat_connections.init_app(app)
     visitor_marks.init_app(app)
     # Handlers must be declared before the first init_app: declared later, they would bind to

@@ -6,6 +6,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
 
+from tests.axe import assert_accessible
 from tests.browsers import sign_in, start_chromium, wait
 from tests.servers import demo_server
 
@@ -89,6 +90,7 @@ def test_counsellor_inserts_a_canned_response_with_slash_edits_it_and_the_visito
     assert composer.get_attribute("value") == ""  # the "/" opened the list, it was not typed
     wait(anna, lambda d: len(listbox.find_elements(By.CSS_SELECTOR, "[role=option]")) >= 4)
     assert anna.find_element(By.ID, "canned-open").get_attribute("aria-expanded") == "true"
+    assert_accessible(anna)  # the list open
 
     keys(anna, "tijden")
     wait(anna, lambda d: "/tijden" in highlighted(d))
@@ -123,3 +125,21 @@ def test_counsellor_inserts_a_canned_response_with_slash_edits_it_and_the_visito
     assert focused_id(anna) == "body"
     assert composer.get_attribute("value") == ""
     assert script_errors(anna) == []
+
+
+def test_the_supervisors_page_and_its_refusals_pass_axe(server, open_browser):
+    sam = open_browser()
+    sign_in(sam, server.url, "supervisor")
+    sam.get(server.url + "/admin/canned-responses?service=stopitnow")
+    assert sam.find_element(By.TAG_NAME, "h1").text == "Canned responses"
+    assert "/welkom" in sam.find_element(By.CSS_SELECTOR, ".canned-list").text
+    sam.find_element(By.CSS_SELECTOR, ".canned-item__edit summary").click()
+    assert_accessible(sam)
+
+    sam.find_element(By.ID, "new-shortcut").send_keys("naam")
+    sam.find_element(By.ID, "new-title").send_keys("Naam")
+    sam.find_element(By.ID, "new-text").send_keys("Hoi {naam}")
+    sam.find_element(By.CSS_SELECTOR, ".canned-form--new button[type=submit]").click()
+    error = wait(sam, EC.visibility_of_element_located((By.ID, "new-text-error")))
+    assert "Unknown variable {naam}" in error.text
+    assert_accessible(sam)

@@ -1,7 +1,7 @@
 """canned responses, and the language of a conversation
 
 Revision ID: e17a00000001
-Revises: e17a00000003
+Revises: e17a00000004
 Create Date: 2026-12-05 22:10:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'e17a00000001'
-down_revision = 'e17a00000003'
+down_revision = 'e17a00000004'
 branch_labels = None
 depends_on = None
 

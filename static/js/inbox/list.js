@@ -3,6 +3,7 @@ import { clock, element, format } from "../common.js";
 import { refused, socket } from "./connection.js";
 import { openConversation, renderHead } from "./conversation.js";
 import { markRead } from "./messages.js";
+import { offerWatch } from "./monitor.js";
 import { callerText, noticeCall, ringing, stageBadge } from "./phone.js";
 import { T, lang, me, state, ui } from "./state.js";
 import { ago, since, stopwatch } from "./time.js";
@@ -105,6 +106,7 @@ function fillRow(li, row) {
   button.replaceChildren(top, middle);
   if (flags.childElementCount) button.append(flags);
   if (row.categories && row.categories.length) button.append(categoryTags(row.categories, "row__tags"));
+  offerWatch(li, row);
 }
 
 export function categoryTags(categories, className) {
