@@ -95,8 +95,9 @@ def render_answers(answers: dict) -> str:
     return "\n".join(lines)
 
 
-def submit(service: Service, answers: dict) -> Receipt:
-    """Turn a valid form into a waiting conversation; the same page sent twice makes one."""
+def submit(service: Service, answers: dict, language: str | None = None) -> Receipt:
+    """Turn a valid form into a waiting conversation; the same page sent twice makes one.
+    `language`: that of the page it was sent from (nl, en)."""
     key = answers.pop("submission_key")
     email = answers.pop("notify_email", None)
     for ignored in ("leave_empty", "csrf_token"):
@@ -110,7 +111,7 @@ def submit(service: Service, answers: dict) -> Receipt:
     client = intake.new_client()
     # The first message only opens the conversation; answers and codes are stored with it below.
     posted = intake.open_conversation(
-        service, "form", client, f"form-{key}"[:64], render_answers(answers)
+        service, "form", client, f"form-{key}"[:64], render_answers(answers), language=language
     )
     if not posted.created:
         return _resent(_submission_of(posted.conversation), answers, code)
