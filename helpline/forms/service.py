@@ -106,8 +106,9 @@ def _plain(markup: Markup) -> str:
     return markup.unescape().strip()
 
 
-def submit(service: Service, answers: dict) -> Receipt:
-    """Turn a valid form into a waiting conversation; the same page sent twice makes one."""
+def submit(service: Service, answers: dict, language: str | None = None) -> Receipt:
+    """Turn a valid form into a waiting conversation; the same page sent twice makes one.
+    `language`: that of the page it was sent from (nl, en)."""
     key = answers.pop("submission_key")
     email = answers.pop("notify_email", None)
     for ignored in ("leave_empty", "csrf_token"):
@@ -121,7 +122,12 @@ def submit(service: Service, answers: dict) -> Receipt:
     client = intake.new_client()
     # The first message only opens the conversation; answers and codes are stored with it below.
     posted = intake.open_conversation(
-        service, "form", client, f"form-{key}"[:64], render_answers(service.form, answers)
+        service,
+        "form",
+        client,
+        f"form-{key}"[:64],
+        render_answers(service.form, answers),
+        language=language,
     )
     if not posted.created:
         return _resent(_submission_of(posted.conversation), answers, code)

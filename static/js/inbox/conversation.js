@@ -2,6 +2,7 @@
 import { wireBlock } from "../block.js";
 import { element, format } from "../common.js";
 import { Transcript } from "../transcript.js";
+import { renderCanned } from "./canned.js";
 import { renderComposerMode, stopTyping } from "./composer.js";
 import { ask, socket } from "./connection.js";
 import { hideHandover } from "./handover.js";
@@ -73,6 +74,7 @@ export function renderHead() {
   renderComposerMode();
   renderPhone(s);
   renderMonitor(s);
+  renderCanned(s);
 }
 
 const T_HINT = ui.hint.textContent;
