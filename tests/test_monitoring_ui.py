@@ -6,6 +6,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
 
+from tests.axe import assert_accessible
 from tests.browsers import sign_in, start_chromium, wait
 from tests.servers import demo_server
 
@@ -84,6 +85,8 @@ def test_supervisor_watches_live_and_whispers_and_only_the_counsellor_notices(
     box.send_keys(Keys.ENTER)
     wait(supervisor, EC.presence_of_element_located((By.CSS_SELECTOR, ".msg--whisper")))
 
+    assert_accessible(supervisor)
+
     desk.switch_to.window(inbox)
     whisper = wait(
         desk,
@@ -91,6 +94,7 @@ def test_supervisor_watches_live_and_whispers_and_only_the_counsellor_notices(
         "the counsellor did not get the whisper",
     )
     assert "Supervisor Sam (whisper)" in whisper.text and WHISPER in whisper.text
+    assert_accessible(desk)
 
     supervisor.find_element(By.ID, "stop-watching").click()
     wait(desk, EC.invisibility_of_element_located((By.ID, "watchers")), "still shown watching")
