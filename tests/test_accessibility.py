@@ -183,13 +183,14 @@ def cut_off_tables(driver) -> list[str]:
     )
 
 
-def test_reports_blocked_visitors_and_categories_pass_axe(server, open_browser):
+def test_reports_blocked_visitors_categories_and_canned_responses_pass_axe(server, open_browser):
     admin = open_browser()
     sign_in(admin, server.url, "admin")
     pages = (
         ("/reports", "Report"),
         ("/inbox/blocks", "Blocked visitors"),
         ("/admin/categories", "Categories"),
+        ("/admin/canned-responses", "Canned responses"),
     )
     for path, heading in pages:
         open_page(admin, server.url + path, heading)

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
 
 from tests.axe import assert_accessible
@@ -99,6 +100,13 @@ def test_a_counsellor_on_a_phone_opens_a_chat_replies_and_goes_back_to_the_list(
     assert page_width(phone) <= width
     phone.save_screenshot(str(SCREENSHOTS / "mobile-inbox-conversation.png"))
     assert_accessible(phone)
+
+    phone.find_element(By.ID, "body").send_keys("/")  # the canned responses
+    wait(phone, EC.visibility_of_element_located((By.ID, "canned-list")))
+    assert page_width(phone) <= width
+    assert_accessible(phone)
+    phone.switch_to.active_element.send_keys(Keys.ESCAPE)
+    wait(phone, EC.invisibility_of_element_located((By.ID, "canned-list")))
 
     phone.find_element(By.ID, "back-to-list").click()
     row = wait(phone, EC.visibility_of_element_located((By.CSS_SELECTOR, "#list .row")))
