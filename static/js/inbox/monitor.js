@@ -7,6 +7,7 @@ import { renderList } from "./list.js";
 import { addMessage, showPending } from "./messages.js";
 import { notice } from "./notices.js";
 import { $, T, me, root, state, ui } from "./state.js";
+import { showList } from "./views.js";
 
 const canMonitor = root.dataset.canMonitor === "true";
 const els = {
@@ -91,6 +92,7 @@ function stopWatching() {
   ui.conv.hidden = true;
   ui.placeholder.hidden = false;
   renderList();
+  showList(); // on a small screen the placeholder alone would be a dead end
 }
 
 // Whispers wait in their own outbox until the server has stored them (a retry is stored once).
