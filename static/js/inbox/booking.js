@@ -1,6 +1,7 @@
 // Booking a follow-up session without leaving the inbox: the booking form in a <dialog>, sent
 // with fetch to the booking page's own address (?panel=1), and the words for the client sent
 // into the chat as the counsellor's message.
+import { element } from "../common.js";
 import { sendMessage } from "./composer.js";
 import { notice } from "./notices.js";
 import { T, state, ui } from "./state.js";
@@ -28,7 +29,7 @@ async function load(url, options) {
       show(await answer.text());
       return;
     }
-    body.replaceChildren(Object.assign(document.createElement("p"), { className: "form-errors", textContent: T.booking_failed }));
+    body.replaceChildren(element("p", "form-errors", T.booking_failed));
   } catch {
     notice(T.booking_failed);
   }
@@ -44,7 +45,7 @@ function showNumber() {
 function open() {
   if (!state.current) return;
   conversationId = state.current.id;
-  body.replaceChildren(Object.assign(document.createElement("p"), { textContent: T.booking_loading }));
+  body.replaceChildren(element("p", "muted", T.booking_loading));
   dialog.showModal();
   load(`/followup/book/${conversationId}?panel=1`);
 }
