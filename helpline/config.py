@@ -44,7 +44,7 @@ def public_url(env: Mapping[str, str]) -> str:
         return env["PUBLIC_URL"].rstrip("/")
     host = env.get("HOST") or "127.0.0.1"
     # A server bound to every interface is reached on this machine at the loopback address.
-    if host in ("0.0.0.0", "::"):
+    if host in ("0.0.0.0", "::"):  # noqa: S104 (read, not bound)
         host = "127.0.0.1"
     return f"http://{host}:{env.get('PORT') or '5000'}"
 

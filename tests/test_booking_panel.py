@@ -19,14 +19,6 @@ anna, conversation, signed_in, therapist = (
     pages.signed_in,
     pages.therapist,
 )
-    anna,
-    booking_count,
-    conversation,
-    first_free,
-    signed_in,
-    slot_value,
-    therapist,
-)
 
 
 def test_the_panel_gets_the_booking_form_without_a_page_around_it(
