@@ -15,6 +15,7 @@ import { renderPhone, ringing, setVoicemailSource } from "./phone.js";
 import { renderReferrals, resetReferralForm } from "./referrals.js";
 import { T, mine, page, state, ui } from "./state.js";
 import { loadColleagues } from "./transfer.js";
+import { showConversation } from "./views.js";
 import { keepWrapDraft, renderWrapUp } from "./wrap-up.js";
 
 const { drafts, outboxes, rows } = state;
@@ -80,6 +81,7 @@ const T_HINT = ui.hint.textContent;
 
 /** Open a conversation; `watch`: as a supervisor silently watching it (see monitor.js). */
 export function openConversation(id, { watch = false } = {}) {
+  showConversation();
   if (state.current && state.current.id === id && state.current.watching === watch) return;
   if (state.current) {
     if (!state.current.watching) drafts.set(state.current.id, ui.body.value);
