@@ -1,6 +1,7 @@
 // The staff inbox: a live list of conversations and the one that is open. This module wires
 // the server's events to the modules under inbox/, which do the work.
 import { format } from "./common.js";
+import "./inbox/booking.js";
 import { forgetTyping } from "./inbox/composer.js";
 import { showOffline, showOnline, showSignedOut, socket } from "./inbox/connection.js";
 import { openConversation, requestOpen } from "./inbox/conversation.js";
