@@ -54,6 +54,14 @@ def click(driver, selector: str) -> None:
     wait(driver, EC.element_to_be_clickable((By.CSS_SELECTOR, selector)), selector).click()
 
 
+def follow(driver, selector: str) -> None:
+    """Click a link or submit button and wait until the page it leads to has replaced this one."""
+    page = driver.find_element(By.TAG_NAME, "html")
+    click(driver, selector)
+    wait(driver, EC.staleness_of(page), f"{selector} did not lead to another page")
+    wait(driver, lambda d: d.execute_script("return document.readyState") == "complete")
+
+
 def bodies(driver) -> list[str]:
     return [el.text for el in driver.find_elements(By.CSS_SELECTOR, "#messages .msg__body")]
 
@@ -120,11 +128,9 @@ def test_a_chat_passes_axe_for_visitor_and_counsellor_in_every_state(server, ope
 
     visible(visitor, "ended-panel")
     assert_accessible(visitor)  # ended, the survey offered
-    click(visitor, "#survey-link")
-    wait(visitor, EC.presence_of_element_located((By.CSS_SELECTOR, "form button[type=submit]")))
+    follow(visitor, "#survey-link")
     assert_accessible(visitor)  # the survey
-    click(visitor, "form button[type=submit]")
-    wait(visitor, EC.presence_of_element_located((By.TAG_NAME, "h1")))
+    follow(visitor, "main form button[type=submit]")
     assert_accessible(visitor)  # the survey's thanks
 
 
@@ -132,13 +138,13 @@ def test_the_form_its_errors_its_thanks_and_the_reply_page_pass_axe(server, open
     visitor = open_browser()
     visitor.get(server.url + "/form/helpwanted")
     assert_accessible(visitor)
-    click(visitor, "form#report-form button[type=submit], main form button[type=submit]")
+    follow(visitor, "main form button[type=submit]")
     visible(visitor, "error-summary")
     assert_accessible(visitor)  # refused, with its error summary
 
     click(visitor, "#f-about-myself")
     visitor.find_element(By.ID, "f-what_happened").send_keys("Iemand dreigt mijn foto's te delen.")
-    click(visitor, "main form button[type=submit]")
+    follow(visitor, "main form button[type=submit]")
     code = visible(visitor, "reply-code").text
     secret = visitor.find_element(By.ID, "reply-secret").text
     assert_accessible(visitor)  # thanks, with the reply code
@@ -147,7 +153,7 @@ def test_the_form_its_errors_its_thanks_and_the_reply_page_pass_axe(server, open
     assert_accessible(visitor)
     visitor.find_element(By.ID, "f-code").send_keys(code)
     visitor.find_element(By.ID, "f-secret").send_keys(secret)
-    click(visitor, "main form button[type=submit]")
+    follow(visitor, "main form button[type=submit]")
     visible(visitor, "answers-heading")
     assert_accessible(visitor)  # the reply page
 
@@ -161,7 +167,7 @@ def test_a_closed_chat_and_the_booked_chat_entry_pass_axe(server, open_browser):
     visitor.get(server.url + "/afspraak")
     assert_accessible(visitor)
     visitor.find_element(By.ID, "f-code").send_keys("AAAA-AAAA")
-    click(visitor, "main form button[type=submit]")
+    follow(visitor, "main form button[type=submit]")
     visible(visitor, "code-error")
     assert_accessible(visitor)  # an unknown code
 
