@@ -86,7 +86,7 @@ def history(payload: dict) -> dict:
 def claim(payload: dict) -> dict:
     conversation = conversations.claim(payload["conversation_id"], user())
     join_room(broadcast.conversation_room(conversation.id), namespace=NS)
-    return {"conversation": summaries.summary(conversation)}
+    return {"conversation": summaries.summary(conversation, viewer=user())}
 
 
 @socketio.on("message", namespace=NS)
@@ -114,14 +114,16 @@ def _message_ack(posted: messages.Posted) -> dict:
 @acked(TransferSchema(), staff=True)
 def transfer(payload: dict) -> dict:
     conversation = conversations.transfer(payload["conversation_id"], user(), payload["to"])
-    return {"conversation": summaries.summary(conversation)}
+    return {"conversation": summaries.summary(conversation, viewer=user())}
 
 
 @socketio.on("end", namespace=NS)
 @acked(ConversationRef(), staff=True)
 def end(payload: dict) -> dict:
     return {
-        "conversation": summaries.summary(conversations.end(payload["conversation_id"], user()))
+        "conversation": summaries.summary(
+            conversations.end(payload["conversation_id"], user()), viewer=user()
+        )
     }
 
 
@@ -131,7 +133,7 @@ def close(payload: dict) -> dict:
     conversation = conversations.close(
         payload["conversation_id"], user(), payload["summary"], payload["categories"]
     )
-    return {"conversation": summaries.summary(conversation)}
+    return {"conversation": summaries.summary(conversation, viewer=user())}
 
 
 @socketio.on("recategorise", namespace=NS)
@@ -140,7 +142,7 @@ def recategorise(payload: dict) -> dict:
     conversation = conversations.recategorise(
         payload["conversation_id"], user(), payload["summary"], payload["categories"]
     )
-    return {"conversation": summaries.summary(conversation)}
+    return {"conversation": summaries.summary(conversation, viewer=user())}
 
 
 @socketio.on("categories", namespace=NS)
