@@ -4,26 +4,30 @@ import { element, format } from "../common.js";
 import { Transcript } from "../transcript.js";
 import { renderComposerMode, stopTyping } from "./composer.js";
 import { ask, socket } from "./connection.js";
+import { draftOf } from "./drafts.js";
 import { loadHistory } from "./history.js";
-import { badge, matches, renderList, upsert } from "./list.js";
+import { badge, matches, renderList, upsert, visitorLabel } from "./list.js";
 import { addMessage, hideTyping, markRead, showPending, updateReadMarks } from "./messages.js";
 import { notice } from "./notices.js";
 import { renderPhone, ringing, setVoicemailSource } from "./phone.js";
 import { renderReferrals, resetReferralForm } from "./referrals.js";
 import { T, mine, page, state, ui } from "./state.js";
+import { timer } from "./time.js";
 import { loadColleagues } from "./transfer.js";
-import { keepWrapDraft, renderWrapUp } from "./wrap-up.js";
+import { focusWrapUp, keepWrapDraft, renderWrapUp } from "./wrap-up.js";
 
-const { drafts, outboxes, rows } = state;
+const { outboxes, rows } = state;
 const blocking = wireBlock({ act, notice, opened: () => state.current.summary, strings: T });
 
 export function renderHead() {
   const { current } = state;
   const s = current && current.summary;
   if (!s) return;
-  ui.title.textContent = `${s.service_name} · ${T[`channel_${s.channel}`] || s.channel}`;
-  const meta = [badge(T[`state_${s.state}`] || s.state, s.state)];
+  ui.title.replaceChildren(visitorLabel(s, "conv__visitor"));
+  const meta = [element("span", "conv__where", `${s.service_name} · ${T[`channel_${s.channel}`] || s.channel}`)];
+  meta.push(badge(T[`state_${s.state}`] || s.state, s.state));
   meta.push(element("span", "", s.assignee ? format(T.with, { name: s.assignee.name }) : T.unassigned));
+  if (s.state === "active" && s.visitor_waiting_since) meta.push(waitingBadge(s.visitor_waiting_since));
   if (s.channel === "chat" && !s.visitor_present && s.state !== "closed") meta.push(badge(T.visitor_gone, "gone"));
   if (s.earlier_conversations) {
     meta.push(
@@ -72,10 +76,16 @@ export function renderHead() {
 
 const T_HINT = ui.hint.textContent;
 
+/** "waiting 1:23" in the header, kept current by the list's one-second clock. */
+function waitingBadge(iso) {
+  const el = badge("", "waiting");
+  el.append(T.visitor_waits, " ", timer(iso));
+  return el;
+}
+
 export function openConversation(id) {
   if (state.current && state.current.id === id) return;
   if (state.current) {
-    drafts.set(state.current.id, ui.body.value);
     keepWrapDraft();
     stopTyping();
     if (socket.connected) socket.emit("close_view", { conversation_id: state.current.id });
@@ -111,7 +121,7 @@ export function openConversation(id) {
   ui.summary.value = "";
   renderReferrals();
   resetReferralForm();
-  ui.body.value = drafts.get(id) || "";
+  ui.body.value = draftOf(id);
   hideTyping();
   renderHead();
   const box = outboxes.get(id);
@@ -173,5 +183,6 @@ ui.claim.addEventListener("click", () => {
 ui.end.addEventListener("click", () => {
   const { summary } = state.current;
   const question = summary && summary.channel === "phone" ? T.confirm_end_phone : T.confirm_end;
-  if (window.confirm(question)) act("end", { conversation_id: state.current.id });
+  // The button goes away with the chat: focus moves on to the wrap-up form.
+  if (window.confirm(question)) act("end", { conversation_id: state.current.id }, focusWrapUp);
 });
