@@ -40,8 +40,11 @@ function claimNext() {
     return;
   }
   const id = Number(waiting.dataset.id);
-  openConversation(id);
-  act("claim", { conversation_id: id }, () => ui.body.focus());
+  // Opened once claimed, so that what `open` answers already shows it claimed.
+  act("claim", { conversation_id: id }, () => {
+    openConversation(id);
+    ui.body.focus();
+  });
 }
 
 function focusComposer() {
