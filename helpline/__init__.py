@@ -23,6 +23,7 @@ from helpline.extensions import (
     migrate,
     socketio,
 )
+from helpline.navigation import header_links
 from helpline.text import refuse_unreadable_text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -119,6 +120,7 @@ def register_extensions(app: Flask) -> None:
     login_manager.login_view = "auth.login"
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.globals["is_staff_page"] = is_staff_page
+    app.jinja_env.globals["staff_links"] = header_links
     chat_connections.init_app(app)
     visitor_marks.init_app(app)
     # Handlers must be declared before the first init_app: declared later, they would bind to
@@ -164,6 +166,7 @@ def register_blueprints(app: Flask) -> None:
     from helpline.inbox.views import bp as inbox_bp
     from helpline.phone.views import bp as phone_bp
     from helpline.reports.views import bp as reports_bp
+    from helpline.search.views import bp as search_bp
     from helpline.survey.keypad import bp as keypad_survey_bp
     from helpline.survey.views import bp as survey_bp
 
@@ -180,6 +183,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(api_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(abuse_bp)
+    app.register_blueprint(search_bp)
     register_socketio_path(app)
 
 

@@ -87,6 +87,10 @@ def _chat(env: Mapping[str, str]) -> dict:
     """Limits and timings of the chat, for visitors and counsellors."""
     return {
         "CHAT_MAX_LENGTH": 4000,
+        # The supervisor board marks a conversation waiting longer than this, and is sent to
+        # those watching at most once per BOARD_EMIT_SECONDS.
+        "BOARD_WAIT_WARNING_SECONDS": int(env.get("BOARD_WAIT_WARNING_SECONDS", "120")),
+        "BOARD_EMIT_SECONDS": float(env.get("BOARD_EMIT_SECONDS", "1")),
         "DEFAULT_MAX_CHATS": int(env.get("DEFAULT_MAX_CHATS", "3")),
         # A visitor whose last connection dropped is shown as gone after this many seconds.
         "VISITOR_GRACE_SECONDS": int(env.get("VISITOR_GRACE_SECONDS", "60")),

@@ -14,7 +14,14 @@ from helpline.auth.models import StaffUser, hasher
 from helpline.codes import keyed_hash
 from helpline.commands import seed_services
 from helpline.extensions import db, socketio
-from helpline.inbox.models import AuditEntry, Category, Conversation, Message
+from helpline.inbox.models import (
+    AuditEntry,
+    Category,
+    Conversation,
+    ConversationCategory,
+    Message,
+    Service,
+)
 from helpline.timeutil import utcnow
 from tests.servers import ENCRYPTION_KEY  # noqa: F401 (the test app's, too)
 
@@ -231,6 +238,43 @@ def audit_actions(conversation_id: int) -> list[tuple[int, str]]:
             .order_by(AuditEntry.id)
         )
     ]
+
+
+def conversation(
+    service: str = "helpwanted",
+    *,
+    channel: str = "chat",
+    state: str = "queued",
+    assignee: StaffUser | int | None = None,
+    opened_at=None,
+    said: tuple[str, ...] = (),
+    categories: tuple[str, ...] = (),
+) -> Conversation:
+    """A conversation as it stands after its history, made directly: the visitor's messages
+    `said` in order, and the category slugs it was closed with."""
+    opened_at = opened_at or utcnow()
+    made = Conversation(
+        service_id=db.session.scalar(select(Service.id).where(Service.slug == service)),
+        channel=channel,
+        state=state,
+        assignee_id=assignee.id if isinstance(assignee, StaffUser) else assignee,
+        created_at=opened_at,
+        waiting_since=opened_at if state == "queued" else None,
+        closed_at=opened_at if state == "closed" else None,
+        last_seq=len(said),
+    )
+    db.session.add(made)
+    db.session.flush()
+    for seq, body in enumerate(said, start=1):
+        db.session.add(
+            Message(
+                conversation_id=made.id, seq=seq, sender="visitor", body=body, created_at=opened_at
+            )
+        )
+    for slug in categories:
+        db.session.add(ConversationCategory(conversation=made, category_id=category_id(slug)))
+    db.session.commit()
+    return made
 
 
 ACCOUNT_SID = "AC" + "a1" * 16

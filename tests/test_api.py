@@ -733,7 +733,7 @@ def test_schemathesis_finds_no_server_error(app, visitor):
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
     statuses: Counter = Counter()
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 14
+    assert len(operations) == 15
     positive, negative = schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE
     for operation in operations:
         known = {name: value for name, value in existing.items() if f"{{{name}}}" in operation.path}

@@ -7,7 +7,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "helpline"
 CHANNELS = ("chat", "forms", "phone")
-STAFF_FEATURES = ("followup", "survey", "reports", "api", "admin", "retention")
+STAFF_FEATURES = ("followup", "survey", "reports", "api", "admin", "retention", "search")
 
 
 def imported_packages(package: str) -> dict[str, set[str]]:

@@ -8,12 +8,15 @@ matters (whose it is) is part of each case.
 import itertools
 
 import pytest
+from sqlalchemy import select
 
 from helpline.api.models import ApiToken
 from helpline.auth.models import StaffUser
+from helpline.extensions import db
 from helpline.followup.models import Booking
-from helpline.inbox.models import CHANNELS, Conversation, Service
-from helpline.inbox.permissions import RULES, can
+from helpline.inbox.models import CHANNELS, STATES, Conversation, Service
+from helpline.inbox.permissions import RULES, can, conversations_allowed
+from tests import factories
 
 ME, COLLEAGUE = 1, 2
 ROLES = ("counsellor", "therapist", "supervisor", "admin")
@@ -62,6 +65,7 @@ EXPECTED = {
     "manage_api_tokens": EVERY_ROLE,
     "revoke_api_token": roles(SELF, SELF, SELF, ALL),
     "list_conversations": EVERY_ROLE,
+    "search_conversations": EVERY_ROLE,
     "watch_queue": NOT_THERAPISTS,
     "view_conversation": THERAPISTS_OWN,
     "view_history": NOT_THERAPISTS,
@@ -97,6 +101,9 @@ EXPECTED = {
     "api_followup": EVERY_ROLE,
     "view_reports": LEADS_ONLY,
     "manage_categories": roles(NONE, NONE, NONE, ALL),
+    "set_status": NOT_THERAPISTS,
+    "receive_transfer": NOT_THERAPISTS,
+    "view_board": LEADS_ONLY,
 }
 
 
@@ -172,3 +179,34 @@ def test_a_switched_off_account_may_do_nothing_at_all(role, channel):
     ]
 
     assert allowed == []
+
+
+def test_the_query_of_the_rules_finds_exactly_the_conversations_can_allows(app):
+    """Searches read with `conversations_allowed`: for every role, switched on or off, and every
+    action, it selects the conversations (each state, channel and assignee) that `can` allows."""
+    people = [factories.staff_user(role, role=role) for role in ROLES]
+    for role in ROLES:
+        people.append(switched_off := factories.staff_user(f"Former {role}", role=role))
+        switched_off.active = False
+    db.session.commit()
+    colleague = factories.staff_user("Colleague")
+    made = [
+        factories.conversation(channel=channel, state=state, assignee=assignee)
+        for channel, state in itertools.product(CHANNELS, STATES)
+        for assignee in [None, colleague, *people]
+        if (assignee is None) == (state == "queued") or state in ("wrap_up", "closed")
+    ]
+
+    wrong = [
+        (user.role, user.active, action)
+        for user, action in itertools.product(people, RULES)
+        if selected(conversations_allowed(user, action))
+        != {conversation.id for conversation in made if can(user, action, conversation)}
+    ]
+
+    assert wrong == []
+    assert len(made) == 3 * (1 + 9 + 10 + 10)
+
+
+def selected(condition) -> set[int]:
+    return set(db.session.scalars(select(Conversation.id).where(condition)))

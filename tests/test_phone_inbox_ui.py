@@ -241,6 +241,6 @@ def test_take_calls_switch_is_off_with_a_hint_without_a_phone_number(server, ope
     assert not switch.is_selected()
     hint = supervisor.find_element(By.ID, "take-calls-hint")
     assert hint.is_displayed()
-    assert hint.text == "No phone number set: ask an admin (flask staff phone)"
+    assert hint.text == "No phone number set: ask an admin"
     assert switch.get_attribute("aria-describedby") == "take-calls-hint"
     supervisor.save_screenshot(str(SCREENSHOTS / "phone-inbox-no-phone.png"))

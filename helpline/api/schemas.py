@@ -12,7 +12,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from helpline.followup.models import METHODS, OUTCOMES, STATUSES
 from helpline.inbox.models import CHANNELS, STATES
-from helpline.inbox.schemas import CLIENT_MSG_ID, MessageBody, Summary
+from helpline.inbox.schemas import CLIENT_MSG_ID, HandoverNote, MessageBody, Summary
 from helpline.text import Text
 from helpline.timeutil import iso
 
@@ -111,6 +111,12 @@ class AssignBody(Schema):
         required=True,
         allow_none=True,
         metadata={"description": "null or your own id: take it; a colleague's id: transfer."},
+    )
+    note = HandoverNote(
+        metadata={
+            "description": "With a transfer: a hand-over note, kept as a private note that the "
+            "colleague is shown first."
+        }
     )
 
 
@@ -368,6 +374,13 @@ class ReportOut(Schema):
     week = fields.List(
         fields.List(fields.Integer()),
         metadata={"description": "Contact moments by weekday (Monday first) and local hour."},
+    )
+    hours_available = fields.List(
+        fields.Dict(),
+        metadata={
+            "description": "Staff hours in status available per service and ISO week "
+            "(service, week, hours)."
+        },
     )
 
 

@@ -162,6 +162,7 @@ def report(first: date, last: date, service: str | None) -> dict:
         "times": _plain(result.times),
         "abandoned": _plain(result.abandoned),
         "week": _plain(result.week),
+        "hours_available": _plain(result.hours_available),
     }
 
 

@@ -18,6 +18,8 @@ from helpline.followup import bookings, sessions, therapists
 from helpline.followup.models import Booking
 from helpline.inbox import conversations as inbox_conversations
 from helpline.inbox import messages, summaries
+from helpline.search import service as search
+from helpline.search.schemas import SearchPage, SearchQuery
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 bp.record_once(lambda state: state.app.register_blueprint(pages_bp))
@@ -93,6 +95,18 @@ def conversations(user, query):
     return {"conversations": rows, "next": last}
 
 
+@bp.get("/conversations/search")
+@endpoint(
+    "Search the conversations you may open: by words said, reply code, booking code, category"
+    " and dates, newest first, a page at a time (every search is audited).",
+    scope="conversations",
+    query=SearchQuery,
+    responses={200: SearchPage},
+)
+def search_conversations(user, query):
+    return search.search(user, query)
+
+
 @bp.get("/conversations/<int:conversation_id>")
 @endpoint(
     "One conversation with its messages (the read is audited).",
@@ -144,7 +158,7 @@ def assign(user, conversation_id, body):
     if body["to"] in (None, user.id):
         changed = inbox_conversations.claim(conversation_id, user)
     else:
-        changed = inbox_conversations.transfer(conversation_id, user, body["to"])
+        changed = inbox_conversations.transfer(conversation_id, user, body["to"], note=body["note"])
     return summaries.summary(changed)
 
 

@@ -18,7 +18,7 @@ from flask import (
 from flask_login import current_user, login_required, login_user, logout_user
 from marshmallow import ValidationError
 
-from helpline import codes
+from helpline import codes, navigation
 from helpline.auth import service, sessions, two_factor
 from helpline.auth.models import StaffUser
 from helpline.auth.schemas import CodeSchema, LoginSchema, PasswordChangeSchema
@@ -58,12 +58,12 @@ def _active_holder(user_id: int, token: str) -> StaffUser | None:
     return user
 
 
-def _safe_next(target: str | None) -> str:
-    """`target` when it is a path on this site; browsers drop tabs and line breaks and read a
-    backslash as a slash, so a target holding any of them is refused too."""
+def _safe_next(target: str | None, user: StaffUser) -> str:
+    """`target` when it is a path on this site, else where `user` lands; browsers drop tabs and
+    line breaks and read a backslash as a slash, so a target holding any of them is refused."""
     if target and _is_local_path(target):
         return target
-    return url_for("inbox.index")
+    return navigation.landing_url(user)
 
 
 def _is_local_path(target: str) -> bool:
@@ -81,7 +81,7 @@ def _login_limit() -> str:
 @limiter.limit(_login_limit, methods=["POST"])
 def login():
     if current_user.is_authenticated:
-        return redirect(url_for("inbox.index"))
+        return redirect(navigation.landing_url(current_user))
     if request.method == "GET":
         return render_template("auth/login.html", errors={})
     try:
@@ -94,7 +94,7 @@ def login():
     session[PENDING] = {
         "user": user.get_id(),
         "since": int(time.time()),
-        "next": _safe_next(form["next"]),
+        "next": _safe_next(form["next"], user),
     }
     if user.two_factor_enrolled_at is None:
         return redirect(url_for("auth.enrol"))

@@ -75,7 +75,8 @@ def _new_secret() -> str:
     return "".join(secrets.choice(ALPHABET) for _ in range(SECRET_LENGTH))
 
 
-def _code_hash(code: str) -> str:
+def reply_code_hash(code: str) -> str:
+    """What is kept of a reply code (normalised): its keyed hash."""
     return keyed_hash("reply-code", code)
 
 
@@ -116,7 +117,7 @@ def submit(service: Service, answers: dict) -> Receipt:
     submission = FormSubmission(
         conversation_id=posted.conversation.id,
         submission_key=key,
-        code_hash=_code_hash(code),
+        code_hash=reply_code_hash(code),
         secret_hash=hasher.hash(secret),
         answers=answers,
         notify_email=seal(email) if email else None,
@@ -157,7 +158,7 @@ def _resent(existing: FormSubmission, answers: dict, code: str) -> Receipt:
 def find(code: str, secret: str) -> FormSubmission:
     """The submission behind a code and secret; one refusal for every way of being wrong."""
     submission = db.session.scalar(
-        select(FormSubmission).where(FormSubmission.code_hash == _code_hash(normalise(code)))
+        select(FormSubmission).where(FormSubmission.code_hash == reply_code_hash(normalise(code)))
     )
     stored_hash = submission.secret_hash if submission else _dummy_hash()
     try:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from helpline.auth.models import StaffUser
 from helpline.extensions import db
-from helpline.inbox import broadcast, rows, signals
+from helpline.inbox import board, broadcast, rows, signals
 from helpline.inbox.models import Conversation
 from helpline.inbox.payloads import message_payload, visitor_message_payload
 from helpline.inbox.summaries import queue_positions, summary, unread_counts, visitor_view
@@ -107,6 +107,7 @@ def prepare_change(conversation: Conversation, event) -> Callable[[], None]:
         if chat:
             broadcast.to_visitor(conversation.id, "state", view)
             send_queue(queue)
+        board.changed()
 
     return publish
 
@@ -127,6 +128,7 @@ def prepare_new_conversation(
             conversation.assignee_id,
         )
         send_queue(queue)
+        board.changed()
 
     return publish
 

@@ -15,7 +15,7 @@ from sqlalchemy import delete, select
 from helpline.auth.models import StaffUser
 from helpline.auth.signals import sessions_ended
 from helpline.extensions import db
-from helpline.inbox import broadcast
+from helpline.inbox import board, broadcast, staff_status
 from helpline.inbox.models import Service, StaffConnection
 from helpline.inbox.permissions import can
 
@@ -27,23 +27,48 @@ def rooms_of(user: StaffUser) -> list[str]:
     return [broadcast.staff_room(user.id), *queues]
 
 
-def opened(user: StaffUser, sid: str) -> bool:
-    """Record a new socket of `user`; False when their session ended in the meantime."""
+def opened(user: StaffUser, sid: str, board_only: bool = False) -> bool:
+    """Record a new socket of `user` (an inbox, or only a board); False when their session
+    ended in the meantime."""
     token = user.session_token
-    db.session.add(StaffConnection(sid=sid, user_id=user.id))
+    db.session.add(StaffConnection(sid=sid, user_id=user.id, board_only=board_only))
     db.session.commit()
     # A sign-out that listed the sockets before this one was recorded is seen here instead.
     db.session.refresh(user)
     if user.session_token != token or not user.is_active:
         closed(sid)
         return False
+    if not board_only:
+        staff_status.came_online(user)
+        board.changed()
     return True
 
 
+def board_only(sid: str) -> bool:
+    """Whether this socket is a supervisor board's."""
+    return bool(
+        db.session.scalar(select(StaffConnection.board_only).where(StaffConnection.sid == sid))
+    )
+
+
 def closed(sid: str) -> None:
-    """Forget a socket that has gone."""
-    db.session.execute(delete(StaffConnection).where(StaffConnection.sid == sid))
+    """Forget a socket that has gone; the last one of its person ends their status period."""
+    user_id = db.session.scalar(
+        delete(StaffConnection).where(StaffConnection.sid == sid).returning(StaffConnection.user_id)
+    )
     db.session.commit()
+    if user_id is None:
+        return
+    still = db.session.scalar(
+        select(StaffConnection.sid)
+        .where(StaffConnection.user_id == user_id, StaffConnection.board_only.is_(False))
+        .limit(1)
+    )
+    if still is None:
+        staff_status.went_offline(user_id)
+    else:
+        db.session.rollback()
+        board.changed()
 
 
 @sessions_ended.connect
@@ -54,5 +79,6 @@ def end_connections(sender: Flask, user_id: int, **extra) -> None:
     )
     db.session.execute(delete(StaffConnection).where(StaffConnection.user_id == user_id))
     db.session.commit()
+    staff_status.went_offline(user_id)
     for sid in sids:
         disconnect(sid=sid, namespace=broadcast.INBOX)

@@ -9,7 +9,7 @@ from sqlalchemy import delete, func, select, update
 
 from helpline.auth.models import StaffUser
 from helpline.extensions import db
-from helpline.inbox import announce, audit, broadcast, categories, find, signals
+from helpline.inbox import announce, audit, broadcast, categories, find, signals, staff_status
 from helpline.inbox.errors import (
     AlreadyAssigned,
     ChatLimitReached,
@@ -18,9 +18,9 @@ from helpline.inbox.errors import (
     InvalidState,
     NotFound,
 )
-from helpline.inbox.messages import append_event
+from helpline.inbox.messages import append, append_event
 from helpline.inbox.models import OPEN_STATES, Conversation, ConversationCategory
-from helpline.inbox.permissions import require
+from helpline.inbox.permissions import can, require
 from helpline.timeutil import utcnow
 
 
@@ -51,22 +51,22 @@ def claim(conversation_id: int, user: StaffUser, now: datetime | None = None) ->
 
 
 def transfer(
-    conversation_id: int, user: StaffUser, to_user_id: int | None, now: datetime | None = None
+    conversation_id: int,
+    user: StaffUser,
+    to_user_id: int | None,
+    now: datetime | None = None,
+    note: str | None = None,
 ) -> Conversation:
-    """Hand an active conversation to a colleague, or back to the queue (to_user_id None)."""
+    """Hand an active conversation to a colleague, or back to the queue (to_user_id None),
+    with an optional hand-over note (a private note the receiver is shown first)."""
     now = now or utcnow()
     conversation = find.by_id(conversation_id)
     require(user, "transfer", conversation)
     if conversation.state != "active":
         raise InvalidState("Only an active conversation can be transferred.")
     current = conversation.assignee_id
-    target = None
-    if to_user_id is not None:
-        target = db.session.get(StaffUser, to_user_id)
-        if target is None or not target.is_active:
-            raise NotFound("That colleague does not exist.")
-        if target.id == current:
-            raise InvalidState("The conversation is already with that colleague.")
+    target = _receiver(conversation, to_user_id)
+    if target is not None:
         _check_capacity(target, "{name} has reached the limit of concurrent chats.")
         values = {"assignee_id": target.id, "assigned_at": now}
     else:
@@ -74,14 +74,39 @@ def transfer(
     if not _move(conversation, {"assignee_id": current, "state": "active"}, values):
         db.session.rollback()
         raise AlreadyAssigned("The conversation changed hands in the meantime.")
+    handover = None
+    if note:
+        handover = append(
+            conversation, "counsellor", note, author=user, kind="note", event="handover", now=now
+        )
     event = append_event(conversation, "transferred" if target else "requeued", target, now)
-    audit.record(user, "conversation.transfer", conversation, {"from": current, "to": to_user_id})
-    announce.commit_change(conversation, event)
+    detail = {"from": current, "to": to_user_id, "note": bool(note)}
+    audit.record(user, "conversation.transfer", conversation, detail)
+    publish = announce.prepare_change(conversation, event)
+    db.session.commit()
+    if handover is not None:
+        announce.message(conversation, handover)
+    publish()
     if target is not None:
         broadcast.to_staff(
             "assigned", {"conversation_id": conversation.id, "by": user.display_name}, target.id
         )
     return conversation
+
+
+def _receiver(conversation: Conversation, to_user_id: int | None) -> StaffUser | None:
+    """The colleague a conversation is transferred to, if they may take it now."""
+    if to_user_id is None:
+        return None
+    target = db.session.get(StaffUser, to_user_id)
+    if target is None or not target.is_active:
+        raise NotFound("That colleague does not exist.")
+    if target.id == conversation.assignee_id:
+        raise InvalidState("The conversation is already with that colleague.")
+    if not can(target, "receive_transfer", conversation):
+        raise staff_status.Unavailable(f"{target.display_name} does not take chats.")
+    staff_status.refuse_if_away(target)
+    return target
 
 
 def requeue(

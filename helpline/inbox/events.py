@@ -6,12 +6,14 @@ from flask_socketio import join_room, leave_room
 
 from helpline.extensions import socketio
 from helpline.inbox import (
+    board,
     broadcast,
     connections,
     conversations,
     find,
     messages,
     referrals,
+    staff_status,
     summaries,
 )
 from helpline.inbox.payloads import message_payload
@@ -19,6 +21,7 @@ from helpline.inbox.permissions import can
 from helpline.inbox.schemas import (
     CategoriesSchema,
     CloseSchema,
+    ColleaguesSchema,
     ConversationRef,
     Empty,
     ListSchema,
@@ -29,6 +32,7 @@ from helpline.inbox.schemas import (
     StaffMessageSchema,
     StaffReadSchema,
     StaffTypingSchema,
+    StatusSchema,
     TransferSchema,
 )
 from helpline.sockets import acked
@@ -42,10 +46,15 @@ def user():
 
 @socketio.on("connect", namespace=NS)
 def connect(auth=None):
-    if not current_user.is_authenticated or not connections.opened(user(), request.sid):
+    # The supervisor board's page connects only to follow the board: that is no presence.
+    board_only = isinstance(auth, dict) and auth.get("board") is True
+    if not current_user.is_authenticated:
         return False
-    for room in connections.rooms_of(user()):
-        join_room(room, namespace=NS)
+    if not connections.opened(user(), request.sid, board_only):
+        return False
+    if not board_only:
+        for room in connections.rooms_of(user()):
+            join_room(room, namespace=NS)
     return True
 
 
@@ -113,7 +122,9 @@ def _message_ack(posted: messages.Posted) -> dict:
 @socketio.on("transfer", namespace=NS)
 @acked(TransferSchema(), staff=True)
 def transfer(payload: dict) -> dict:
-    conversation = conversations.transfer(payload["conversation_id"], user(), payload["to"])
+    conversation = conversations.transfer(
+        payload["conversation_id"], user(), payload["to"], note=payload["note"]
+    )
     return {"conversation": summaries.summary(conversation, viewer=user())}
 
 
@@ -188,6 +199,26 @@ def read(payload: dict) -> dict:
 
 
 @socketio.on("colleagues", namespace=NS)
-@acked(Empty(), staff=True)
+@acked(ColleaguesSchema(), staff=True)
 def colleagues(payload: dict) -> dict:
-    return {"colleagues": summaries.colleagues(user())}
+    return {"colleagues": summaries.colleagues(user(), payload["conversation_id"])}
+
+
+@socketio.on("my_status", namespace=NS)
+@acked(Empty(), staff=True)
+def my_status(payload: dict) -> dict:
+    return {"status": staff_status.status_of(user().id)}
+
+
+@socketio.on("set_status", namespace=NS)
+@acked(StatusSchema(), staff=True)
+def set_status(payload: dict) -> dict:
+    return {"status": staff_status.set_status(user(), payload["status"])}
+
+
+@socketio.on("watch_board", namespace=NS)
+@acked(Empty(), staff=True)
+def watch_board(payload: dict) -> dict:
+    shown = board.for_staff(user(), board_page=connections.board_only(request.sid))
+    join_room(board.ROOM, namespace=NS)
+    return {"board": shown}

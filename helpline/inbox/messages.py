@@ -18,7 +18,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from helpline.auth.models import StaffUser
 from helpline.extensions import db
-from helpline.inbox import announce, audit, broadcast, find
+from helpline.inbox import announce, audit, board, broadcast, find
 from helpline.inbox.errors import ConversationChanged, ConversationEnded, InvalidState
 from helpline.inbox.models import OPEN_STATES, ContactMoment, Conversation, Message
 from helpline.inbox.payloads import message_payload
@@ -362,6 +362,7 @@ def add_contact_moment(
     db.session.add(ContactMoment(conversation=conversation, kind=kind, started_at=now))
     stored = append_event(conversation, event, None, now, text) if event else None
     db.session.commit()
+    board.changed()
     if stored is not None:
         announce.message(conversation, stored)
 

@@ -13,6 +13,7 @@ from sqlalchemy import (
     event,
     inspect,
     select,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -23,6 +24,9 @@ from helpline.timeutil import utcnow
 STATES = ("queued", "active", "wrap_up", "closed")
 REFERRAL_KINDS = ("takedown", "police", "gp", "treatment", "youth_care", "other")
 CHANNELS = ("chat", "form", "phone")
+# The text-search configurations a search matches what was said with (PostgreSQL only): `simple`
+# finds every word as typed, `dutch` also other forms of a word (gedeeld, gedeelde).
+TEXT_SEARCH_CONFIGURATIONS = ("simple", "dutch")
 OPEN_STATES = ("queued", "active")
 
 
@@ -196,6 +200,14 @@ class Message(db.Model):
         CheckConstraint("sender IN ('visitor', 'counsellor', 'system')", name="sender"),
         CheckConstraint("kind IN ('text', 'note', 'event')", name="kind"),
         CheckConstraint("kind != 'note' OR sender = 'counsellor'", name="note_by_staff"),
+        *(
+            Index(
+                f"ix_message_body_{configuration}",
+                text(f"to_tsvector('{configuration}'::regconfig, body)"),
+                postgresql_using="gin",
+            ).ddl_if(dialect="postgresql")
+            for configuration in TEXT_SEARCH_CONFIGURATIONS
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -243,6 +255,37 @@ class StaffConnection(db.Model):
         ForeignKey("staff_user.id", ondelete="CASCADE"), index=True
     )
     connected_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A supervisor board's socket: it does not make its person online in the inbox.
+    board_only: Mapped[bool] = mapped_column(default=False, server_default="0")
+
+
+STAFF_STATUSES = ("available", "away", "on_break")
+
+
+class StaffStatusPeriod(db.Model):
+    """A stretch of time a staff member was online in one status; the open one (no end) is
+    their status now. Kept for the report of hours available."""
+
+    __tablename__ = "staff_status_period"
+    __table_args__ = (
+        CheckConstraint("status IN ('available', 'away', 'on_break')", name="status"),
+        CheckConstraint("ended_at IS NULL OR ended_at >= started_at", name="ends_after_start"),
+        # At most one open period per person: their status now.
+        Index(
+            "uq_staff_status_period_open",
+            "user_id",
+            unique=True,
+            postgresql_where=text("ended_at IS NULL"),
+            sqlite_where=text("ended_at IS NULL"),
+        ),
+        Index("ix_staff_status_period_started_at", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(10))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column()
 
 
 class Category(db.Model):

@@ -9,8 +9,11 @@ API token, or None ("in general": only a rule that allows any target answers yes
 
 from typing import NamedTuple
 
+from sqlalchemy import ColumnElement, false, or_, true
+
 from helpline.auth.models import StaffUser
 from helpline.inbox.errors import NotAllowed
+from helpline.inbox.models import Conversation
 
 ANY = "any"  # whatever the target
 MINE = "mine"  # the conversation is assigned to them
@@ -37,6 +40,7 @@ RULES: dict[str, Rule] = {
     "manage_api_tokens":       Rule(ANY,     ANY,     ANY,     ANY),
     "revoke_api_token":        Rule(SELF,    SELF,    SELF,    ANY),
     "list_conversations":      Rule(ANY,     ANY,     ANY,     ANY),
+    "search_conversations":    Rule(ANY,     ANY,     ANY,     ANY),
     "watch_queue":             Rule(ANY,     None,    ANY,     ANY),
     "view_conversation":       Rule(ANY,     MINE,    ANY,     ANY),
     "view_history":            Rule(ANY,     None,    ANY,     ANY),
@@ -74,6 +78,9 @@ RULES: dict[str, Rule] = {
     "api_followup":            Rule(ANY,     ANY,     ANY,     ANY),
     "view_reports":            Rule(None,    None,    ANY,     ANY),
     "manage_categories":       Rule(None,    None,    None,    ANY),
+    "set_status":              Rule(ANY,     None,    ANY,     ANY),
+    "receive_transfer":        Rule(ANY,     None,    ANY,     ANY),
+    "view_board":              Rule(None,    None,    ANY,     ANY),
 }
 # fmt: on
 
@@ -118,6 +125,9 @@ REFUSALS = {
     "api_conversations": "Therapists use the follow-up endpoints of the API only.",
     "view_reports": "Only supervisors and admins can read the report figures.",
     "manage_categories": "Only an admin can change the categories.",
+    "set_status": "Therapists take their sessions from the agenda and have no inbox status.",
+    "receive_transfer": "That colleague does not take chats.",
+    "view_board": "Only supervisors and admins can see the board.",
 }
 DEFAULT_REFUSAL = "You are not allowed to do that."
 
@@ -163,3 +173,23 @@ def require(user: StaffUser, action: str, target: object = None) -> None:
     """Raise NotAllowed unless `user` may perform `action` on `target`."""
     if not can(user, action, target):
         raise NotAllowed(REFUSALS.get(action, DEFAULT_REFUSAL))
+
+
+def conversations_allowed(user: StaffUser, action: str) -> ColumnElement[bool]:
+    """The SQL condition on `Conversation` rows that `can(user, action, row)` allows.
+
+    The one translation of the rule table into a query (search reads with it): it must answer
+    as `can` does, row by row, which tests/test_permissions.py checks for every role and action.
+    """
+    role = getattr(user, "role", None)
+    if role not in Rule._fields or not user.is_active:
+        return false()
+    relation = getattr(RULES[action], role)
+    if relation == ANY:
+        return true()
+    if relation == MINE:
+        return Conversation.assignee_id == user.id
+    if relation == QUEUE:
+        return or_(Conversation.assignee_id.is_(None), Conversation.assignee_id == user.id)
+    # No rule at all, or a relation to a booking or an account: no conversation stands so.
+    return false()

@@ -3,7 +3,7 @@
 from flask import current_app
 from marshmallow import Schema, ValidationError, fields, validate
 
-from helpline.inbox.models import CHANNELS, REFERRAL_KINDS, STATES
+from helpline.inbox.models import CHANNELS, REFERRAL_KINDS, STAFF_STATUSES, STATES
 from helpline.text import Text
 
 # Ids and sequence numbers are 32-bit integers in the database.
@@ -62,10 +62,37 @@ class StaffMessageSchema(Schema):
     note = fields.Boolean(load_default=False)
 
 
+class HandoverNote(Text):
+    """A hand-over note: optional; blank means none; at most 2000 characters."""
+
+    def __init__(self, **kwargs):
+        super().__init__(multiline=True, load_default=None, allow_none=True, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs).strip()
+        if len(text) > 2000:
+            raise ValidationError("The hand-over note is longer than 2000 characters.")
+        return text or None
+
+
 class TransferSchema(Schema):
     conversation_id = conversation_id()
     to = fields.Integer(
         required=True, allow_none=True, strict=True, validate=validate.Range(min=1, max=MAX_ID)
+    )
+    note = HandoverNote()
+
+
+class ColleaguesSchema(Schema):
+    conversation_id = fields.Integer(
+        load_default=None, strict=True, validate=validate.Range(min=1, max=MAX_ID)
+    )
+
+
+class StatusSchema(Schema):
+    status = fields.String(
+        required=True,
+        validate=validate.OneOf(STAFF_STATUSES, error="Choose available, away or on break."),
     )
 
 

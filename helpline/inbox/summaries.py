@@ -3,11 +3,11 @@
 import statistics
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, case, func, select
+from sqlalchemy import bindparam, case, func, or_, select
 
 from helpline.auth.models import StaffUser
 from helpline.extensions import db
-from helpline.inbox import audit, categories, find, rows, signals
+from helpline.inbox import audit, categories, find, rows, signals, staff_status
 from helpline.inbox.models import Conversation, Message, Referral, Service
 from helpline.inbox.payloads import message_payload, referral_payload, summary_payload
 from helpline.inbox.permissions import can, require
@@ -15,7 +15,8 @@ from helpline.timeutil import iso, utcnow
 
 
 def unread_counts(conversation_ids: list[int]) -> dict[int, int]:
-    """Visitor messages above the staff's read watermark, per conversation (absent: none)."""
+    """Visitor messages and transfers to the assignee above the staff's read watermark, per
+    conversation (absent: none)."""
     if not conversation_ids:
         return {}
     return dict(db.session.connection().execute(_unread, {"ids": conversation_ids}).all())
@@ -27,7 +28,7 @@ _unread = (
     .join(Conversation, Conversation.id == Message.conversation_id)
     .where(
         Message.conversation_id.in_(bindparam("ids", expanding=True)),
-        Message.sender == "visitor",
+        or_(Message.sender == "visitor", Message.event == "transferred"),
         Message.seq > Conversation.staff_read_seq,
     )
     .group_by(Message.conversation_id)
@@ -176,8 +177,12 @@ def referrals_of(conversation_id: int) -> list[dict]:
     ]
 
 
-def colleagues(user: StaffUser) -> list[dict]:
-    """Active staff a conversation can be transferred to, with how many chats each has."""
+def colleagues(user: StaffUser, conversation_id: int | None = None) -> list[dict]:
+    """Active staff who take chats (of that conversation's service, when given), with their
+    status and how many chats each has: available, busy (at their limit), away, on break or
+    offline."""
+    require(user, "list_conversations")
+    target = find.by_id(conversation_id) if conversation_id is not None else None
     load = dict(
         db.session.execute(
             select(Conversation.assignee_id, func.count())
@@ -188,6 +193,8 @@ def colleagues(user: StaffUser) -> list[dict]:
     staff = db.session.scalars(
         select(StaffUser).where(StaffUser.active.is_(True)).order_by(StaffUser.display_name)
     )
+    takers = [s for s in staff if can(s, "receive_transfer", target)]
+    status = staff_status.statuses([s.id for s in takers])
     return [
         {
             "id": s.id,
@@ -195,9 +202,19 @@ def colleagues(user: StaffUser) -> list[dict]:
             "role": s.role,
             "active_chats": load.get(s.id, 0),
             "max_chats": s.max_chats,
+            "status": _colleague_status(status.get(s.id), load.get(s.id, 0) >= s.max_chats),
         }
-        for s in staff
+        for s in takers
     ]
+
+
+def _colleague_status(chosen: str | None, full: bool) -> str:
+    """What the transfer list says of a colleague: their own status, or busy, or offline."""
+    if chosen is None:
+        return "offline"
+    if chosen == "available" and full:
+        return "busy"
+    return chosen
 
 
 # --- the visitor's view ---------------------------------------------------------------------

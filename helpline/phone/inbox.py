@@ -7,7 +7,7 @@ from sqlalchemy import func, select, update
 
 from helpline.auth.models import StaffUser
 from helpline.extensions import db
-from helpline.inbox import announce, conversations, find, messages
+from helpline.inbox import announce, conversations, find, messages, staff_status
 from helpline.inbox.errors import InboxError
 from helpline.inbox.models import Conversation
 from helpline.inbox.permissions import require
@@ -100,7 +100,8 @@ _busy = (
 
 
 def staff_available_for_calls(service_id: int) -> bool:
-    """Someone takes calls now and has room for one more conversation."""
+    """Someone takes calls now, is not away or on a break, and has room for one more
+    conversation."""
     someone = db.session.scalar(
         select(StaffUser.id)
         .where(
@@ -108,6 +109,7 @@ def staff_available_for_calls(service_id: int) -> bool:
             StaffUser.takes_calls.is_(True),
             StaffUser.phone_endpoint.is_not(None),
             _busy < StaffUser.max_chats,
+            ~staff_status.away(StaffUser.id),
         )
         .limit(1)
     )

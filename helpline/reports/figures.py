@@ -43,6 +43,7 @@ from helpline.inbox.models import (
     ConversationCategory,
     Service,
 )
+from helpline.reports.hours import hours_available
 from helpline.survey.models import QUESTIONS, SurveyAnswer
 from helpline.timeutil import to_utc, zone
 
@@ -103,6 +104,7 @@ class Report:
     times: dict = field(default_factory=dict)
     abandoned: dict = field(default_factory=dict)
     week: list = field(default_factory=list)
+    hours_available: list = field(default_factory=list)
     # Per service id, for the organisation's report only: see by_service().
     services: dict = field(default_factory=dict)
 
@@ -132,6 +134,7 @@ def report(period: Period, service_slug: str | None = None) -> Report:
     result.moments = _moments_of(counted)
     result.people = _people_of(counted)
     result.week = week(period, service_id)
+    result.hours_available = hours_available(period.start, period.end, service_slug)
     result.categories, result.funnel, result.survey, (result.times, result.abandoned) = alongside()
     result.growth = {
         "previous_first": previous.first,

@@ -31,7 +31,7 @@ WAITING_CHANNELS = ("chat", "phone")
 @dataclass
 class Column:
     title: str
-    # text, count, percent, change (signed percent), seconds, ratio
+    # text, count, percent, change (signed percent), seconds, ratio, hours
     kind: str = "count"
 
 
@@ -58,6 +58,7 @@ def report_tables(result: Report) -> dict[str, Table]:
         "times": times(result),
         "abandoned": abandoned(result),
         "week": week(result),
+        "hours": hours(result),
     }
 
 
@@ -71,6 +72,7 @@ TABLE_NAMES = (
     "times",
     "abandoned",
     "week",
+    "hours",
     "services",
 )
 
@@ -229,6 +231,18 @@ def week(result: Report) -> Table:
         [Column("Weekday", "text"), *(Column(f"{h:02d}") for h in range(24)), Column("Total")],
         rows,
         total_from=len(rows) - 1,
+    )
+
+
+def hours(result: Report) -> Table:
+    rows = [[r["service_name"], r["week"], r["hours"]] for r in result.hours_available]
+    return Table(
+        "hours",
+        "Hours available per service and week",
+        [Column("Service", "text"), Column("ISO week", "text"), Column("Hours available", "hours")],
+        rows,
+        note="Time staff who take the service's chats were online in status available, "
+        "in local ISO weeks; away and on break do not count.",
     )
 
 

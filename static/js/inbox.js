@@ -5,6 +5,7 @@ import { noticeNewConversation } from "./inbox/alerts.js";
 import { forgetTyping } from "./inbox/composer.js";
 import { showOffline, showOnline, showSignedOut, socket } from "./inbox/connection.js";
 import { openConversation, requestOpen } from "./inbox/conversation.js";
+import { followLinks } from "./inbox/deep-link.js";
 import { requestList, upsert } from "./inbox/list.js";
 import { addMessage, hideTyping, showTyping, updateReadMarks } from "./inbox/messages.js";
 import { notice } from "./inbox/notices.js";
@@ -12,6 +13,7 @@ import { restartOutboxes } from "./inbox/outbox.js";
 import { ringing } from "./inbox/phone.js";
 import { chime, ring } from "./inbox/sound.js";
 import "./inbox/shortcuts.js";
+import { loadStatus, takingWork } from "./inbox/status.js";
 import { T, state } from "./inbox/state.js";
 
 const { rows } = state;
@@ -21,6 +23,7 @@ socket.on("connect", () => {
   requestList();
   requestOpen();
   restartOutboxes();
+  loadStatus();
 });
 
 socket.on("disconnect", (reason) => {
@@ -57,6 +60,8 @@ socket.on("activity", (update) => {
 
 socket.on("new_conversation", (info) => {
   if (state.filters.service && state.filters.service !== info.service) return;
+  // Away or on a break: new chats and calls wait quietly in the list.
+  if (!takingWork()) return;
   // The conversation's row arrives just before this: a call waiting to be accepted rings.
   const row = rows.get(info.id);
   if (ringing(row)) {
@@ -86,3 +91,5 @@ socket.on("read", ({ conversation_id: id, seq }) => {
   c.visitorReadSeq = seq;
   updateReadMarks();
 });
+
+followLinks();

@@ -5,6 +5,7 @@ import { Transcript } from "../transcript.js";
 import { renderComposerMode, stopTyping } from "./composer.js";
 import { ask, socket } from "./connection.js";
 import { draftOf } from "./drafts.js";
+import { hideHandover } from "./handover.js";
 import { loadHistory } from "./history.js";
 import { badge, matches, renderList, upsert, visitorLabel } from "./list.js";
 import { addMessage, hideTyping, markRead, showPending, updateReadMarks } from "./messages.js";
@@ -100,6 +101,7 @@ export function openConversation(id) {
     visitorReadSeq: 0,
     lastReadSent: 0,
     noteForced: false,
+    handoverSeq: 0, // the hand-over note shown, if any
     historyAsked: false,
     callingBack: false,
     deletingVoicemail: false,
@@ -112,6 +114,7 @@ export function openConversation(id) {
     referrals: [],
   };
   ui.phone.hidden = true;
+  hideHandover();
   setVoicemailSource("");
   ui.placeholder.hidden = true;
   ui.conv.hidden = false;

@@ -2,6 +2,7 @@
 import { element, format, messageElement, nearBottom, scrollDown, setSendStatus } from "../common.js";
 import { socket } from "./connection.js";
 import { requestOpen } from "./conversation.js";
+import { noteHandover } from "./handover.js";
 import { T, lang, mine, root, state, ui } from "./state.js";
 
 function eventText(message) {
@@ -19,7 +20,7 @@ function buildMessage(message) {
   const visitor = message.sender === "visitor";
   return messageElement(message, {
     className: `${visitor ? "msg--theirs" : "msg--mine"}${note ? " msg--note" : ""}`,
-    label: note ? T.note_label : undefined,
+    label: note ? (message.event === "handover" ? `${T.event_handover_note} · ${T.note_label}` : T.note_label) : undefined,
     author: visitor ? T.visitor : message.author || T.you,
     lang,
     linkWarning: T.link_warning,
@@ -52,10 +53,12 @@ export function addMessage(message) {
     else setSendStatus(el, message.seq <= c.visitorReadSeq ? T.read : T.sent);
   }
   c.transcript.show(message.seq, el);
-  if (message.sender === "visitor") {
+  // What counts as unread: the visitor's words, and the conversation being passed on.
+  if (message.sender === "visitor" || message.event === "transferred") {
     c.highestVisitorSeq = Math.max(c.highestVisitorSeq, message.seq);
-    hideTyping();
   }
+  if (message.sender === "visitor") hideTyping();
+  noteHandover(message);
   markRead();
   if (follow || message.sender !== "visitor") scrollDown(ui.messages, true);
   // Staff see every seq: a gap is a message still on its way or lost with a connection.

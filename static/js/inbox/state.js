@@ -37,6 +37,12 @@ export const ui = {
   transferBox: $("transfer-box"),
   transferTo: $("transfer-to"),
   transfer: $("transfer"),
+  handoverNote: $("handover-note"),
+  handover: $("handover"),
+  handoverHeading: $("handover-heading"),
+  handoverBody: $("handover-body"),
+  handoverDismiss: $("handover-dismiss"),
+  myStatus: $("my-status"),
   end: $("end"),
   bookFollowup: $("book-followup"),
   exportForm: $("export-form"),
@@ -96,6 +102,7 @@ export const state = {
   filters: null, // what the filter form asks for, read by the list
   current: null, // the opened conversation
   signedOut: false,
+  status: null, // the signed-in person's own status: available, away, on_break (null: none)
 };
 
 /** Whether the signed-in counsellor has this conversation. */
