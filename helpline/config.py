@@ -96,6 +96,9 @@ def _chat(env: Mapping[str, str]) -> dict:
         "VISITOR_GRACE_SECONDS": int(env.get("VISITOR_GRACE_SECONDS", "60")),
         # How often each server process looks for visitors who have gone; 0 turns it off.
         "VISITOR_SWEEP_SECONDS": int(env.get("VISITOR_SWEEP_SECONDS", "5")),
+        # How often each server process renews the supervisors' watches it holds; a watch not
+        # renewed for three times as long (its server died) ends. 0: never renewed nor ended.
+        "WATCHERS_RENEW_SECONDS": int(env.get("WATCHERS_RENEW_SECONDS", "30")),
         # Messages a single visitor connection may send per minute.
         "VISITOR_MESSAGES_PER_MINUTE": int(env.get("VISITOR_MESSAGES_PER_MINUTE", "30")),
         # Where quick exit (the button, or Esc) takes a visitor: a neutral site, not the helpline.

@@ -55,16 +55,21 @@ def send(driver, text: str) -> None:
     box.send_keys(Keys.ENTER)
 
 
-def sign_in(driver, url: str, who: str = "counsellor") -> None:
+def sign_in(driver, url: str, who: str = "counsellor", check=None) -> None:
     """Sign in to the inbox as a demo account of `flask seed --demo` (password, then the code
-    from its TOTP secret) and wait until the inbox is connected."""
+    from its TOTP secret) and wait until the inbox is connected; `check(driver)`, when given,
+    runs on the login page and on the code page."""
     email, password, secret = DEMO_ACCOUNTS[who]
     driver.get(url + "/inbox")
     wait(driver, EC.presence_of_element_located((By.ID, "email")), "no login form")
+    if check:
+        check(driver)
     driver.find_element(By.ID, "email").send_keys(email)
     driver.find_element(By.ID, "password").send_keys(password)
     driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
     wait(driver, EC.presence_of_element_located((By.ID, "code")), "no sign-in code form")
+    if check:
+        check(driver)
     driver.find_element(By.ID, "code").send_keys(totp_code(email, secret))
     driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
     wait(driver, EC.text_to_be_present_in_element((By.ID, "connection"), "Connected"))

@@ -104,6 +104,8 @@ EXPECTED = {
     "set_status": NOT_THERAPISTS,
     "receive_transfer": NOT_THERAPISTS,
     "view_board": LEADS_ONLY,
+    "monitor": LEADS_ONLY,
+    "whisper": LEADS_ONLY,
 }
 
 

@@ -16,7 +16,16 @@ from helpline.chat.schemas import (
 )
 from helpline.errors import log_unexpected
 from helpline.extensions import db, socketio
-from helpline.inbox import broadcast, conversations, find, intake, messages, presence, summaries
+from helpline.inbox import (
+    broadcast,
+    conversations,
+    find,
+    intake,
+    messages,
+    presence,
+    receipts,
+    summaries,
+)
 from helpline.inbox.errors import ConversationEnded, NotFound, RateLimited
 from helpline.inbox.payloads import visitor_message_payload
 from helpline.sockets import acked
@@ -118,7 +127,7 @@ def read(payload: dict) -> dict:
     conversation_id = connections.current().conversation_of(request.sid)
     if conversation_id is None:
         raise NotFound()
-    messages.visitor_read(conversation_id, payload["seq"])
+    receipts.visitor_read(conversation_id, payload["seq"])
     return {}
 
 

@@ -23,7 +23,7 @@ from helpline.errors import log_unexpected
 from helpline.extensions import db
 from helpline.forms.models import FormSubmission
 from helpline.forms.schemas import AGE_SHORT, LABELS
-from helpline.inbox import intake, messages, signals, summaries
+from helpline.inbox import intake, messages, receipts, signals, summaries
 from helpline.inbox.errors import InboxError, NotFound
 from helpline.inbox.find import by_id as conversation_by_id
 from helpline.inbox.models import Conversation, Message, Service
@@ -209,7 +209,7 @@ def thread(submission: FormSubmission) -> list[Message]:
     texts = [m for m in shown if m.kind == "text"]
     answered = [m.seq for m in texts if m.sender == "counsellor"]
     if answered:
-        messages.visitor_read(submission.conversation.id, max(answered))
+        receipts.visitor_read(submission.conversation.id, max(answered))
     return texts
 
 

@@ -48,3 +48,11 @@ def to_queue(service_id: int, event: str, payload: dict, assignee_id: int | None
     if assignee_id is not None:
         rooms.append(staff_room(assignee_id))
     socketio.emit(event, payload, to=rooms, namespace=INBOX)
+
+
+def to_assignee_and_viewers(conversation, event: str, payload: dict) -> None:
+    """To a conversation's assignee and the staff who have it open (each connection once)."""
+    rooms = [conversation_room(conversation.id)]
+    if conversation.assignee_id is not None:
+        rooms.append(staff_room(conversation.assignee_id))
+    socketio.emit(event, payload, to=rooms, namespace=INBOX)

@@ -12,6 +12,8 @@ from helpline.inbox import (
     conversations,
     find,
     messages,
+    monitoring,
+    receipts,
     referrals,
     staff_status,
     summaries,
@@ -34,6 +36,7 @@ from helpline.inbox.schemas import (
     StaffTypingSchema,
     StatusSchema,
     TransferSchema,
+    WhisperSchema,
 )
 from helpline.sockets import acked
 
@@ -61,6 +64,7 @@ def connect(auth=None):
 @socketio.on("disconnect", namespace=NS)
 def disconnect(*_reason):
     connections.closed(request.sid)
+    monitoring.disconnected(request.sid)
 
 
 @socketio.on("list", namespace=NS)
@@ -81,7 +85,34 @@ def open_conversation(payload: dict) -> dict:
 @acked(ConversationRef(), staff=True)
 def close_view(payload: dict) -> dict:
     leave_room(broadcast.conversation_room(payload["conversation_id"]), namespace=NS)
+    monitoring.unwatch(payload["conversation_id"], request.sid)
     return {}
+
+
+@socketio.on("watch", namespace=NS)
+@acked(OpenSchema(), staff=True)
+def watch(payload: dict) -> dict:
+    conversation_id = payload["conversation_id"]
+    opened = monitoring.watch(conversation_id, user(), request.sid, payload["since_seq"])
+    join_room(broadcast.conversation_room(conversation_id), namespace=NS)
+    return opened
+
+
+@socketio.on("unwatch", namespace=NS)
+@acked(ConversationRef(), staff=True)
+def unwatch(payload: dict) -> dict:
+    leave_room(broadcast.conversation_room(payload["conversation_id"]), namespace=NS)
+    monitoring.unwatch(payload["conversation_id"], request.sid)
+    return {}
+
+
+@socketio.on("whisper", namespace=NS)
+@acked(WhisperSchema(), staff=True)
+def whisper(payload: dict) -> dict:
+    posted = monitoring.whisper(
+        payload["conversation_id"], user(), payload["client_msg_id"], payload["body"]
+    )
+    return _message_ack(posted)
 
 
 @socketio.on("history", namespace=NS)
@@ -194,7 +225,7 @@ def typing(payload: dict) -> dict:
 @socketio.on("read", namespace=NS)
 @acked(StaffReadSchema(), staff=True)
 def read(payload: dict) -> dict:
-    messages.staff_read(payload["conversation_id"], user(), payload["seq"])
+    receipts.staff_read(payload["conversation_id"], user(), payload["seq"])
     return {}
 
 

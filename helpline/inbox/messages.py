@@ -22,7 +22,7 @@ from helpline.inbox import announce, audit, board, broadcast, find
 from helpline.inbox.errors import ConversationChanged, ConversationEnded, InvalidState
 from helpline.inbox.models import OPEN_STATES, ContactMoment, Conversation, Message
 from helpline.inbox.payloads import message_payload
-from helpline.inbox.permissions import can, require
+from helpline.inbox.permissions import require
 from helpline.inbox.summaries import unread_counts
 from helpline.timeutil import utcnow
 
@@ -42,6 +42,9 @@ EVENT_TEXT = {
 # the counsellor wraps up.
 VISITOR_WRITES_IN = {"chat": OPEN_STATES, "form": (*OPEN_STATES, "wrap_up")}
 STAFF_WRITES_IN = {"text": ("active",), "note": ("queued", "active", "wrap_up", "closed")}
+
+# The audit entry of each way staff write.
+STAFF_AUDIT = {"reply": "message.send", "add_note": "note.add", "whisper": "whisper.send"}
 
 _POST_ATTEMPTS = 3
 
@@ -117,14 +120,23 @@ def post_staff_message(
     conversation_id: int, user: StaffUser, client_msg_id: str, body: str, *, note: bool = False
 ) -> Posted:
     """A counsellor's reply (sent to the visitor) or private note (never sent to the visitor)."""
-    kind = "note" if note else "text"
+    action = "add_note" if note else "reply"
+    return post_staff(lambda: find.by_id(conversation_id), user, client_msg_id, body, action)
+
+
+def post_staff(
+    read: Callable[[], Conversation],
+    user: StaffUser,
+    client_msg_id: str,
+    body: str,
+    action: str,
+    event: str | None = None,
+) -> Posted:
+    """Store what a staff member writes as `action` allows them: a reply, or else a note
+    (`event` names a kind of note, such as a supervisor's whisper)."""
+    kind = "text" if action == "reply" else "note"
     return _posting(
-        lambda: find.by_id(conversation_id),
-        "counsellor",
-        body,
-        client_msg_id,
-        author=user,
-        kind=kind,
+        read, "counsellor", body, client_msg_id, author=user, kind=kind, event=event, action=action
     )
 
 
@@ -136,6 +148,8 @@ def _posting(
     *,
     author: StaffUser | None = None,
     kind: str = "text",
+    event: str | None = None,
+    action: str | None = None,
     origin: str | None = None,
 ) -> Posted:
     """Read the conversation and post to it; when it changed in between (a transfer, an end),
@@ -143,7 +157,7 @@ def _posting(
     for _ in range(_POST_ATTEMPTS):
         conversation = read()
         try:
-            posted = _post(conversation, sender, body, client_msg_id, author, kind)
+            posted = _post(conversation, sender, body, client_msg_id, author, kind, event, action)
         except ConversationChanged:
             db.session.rollback()
             continue
@@ -160,9 +174,11 @@ def _post(
     client_msg_id: str,
     author: StaffUser | None,
     kind: str,
+    event: str | None,
+    action: str | None,
 ) -> Posted:
     if author is not None:
-        require(author, "add_note" if kind == "note" else "reply", conversation)
+        require(author, action, conversation)
     if not may_write(conversation, sender, kind):
         # A retry of a message stored before the conversation ended still gets its ack.
         existing = _existing(conversation.id, client_msg_id)
@@ -178,7 +194,8 @@ def _post(
             client_msg_id=client_msg_id,
             author=author,
             kind=kind,
-            audit_action=_staff_audit_action(kind) if author else None,
+            event=event,
+            audit_action=STAFF_AUDIT[action] if author else None,
             checked=True,
         )
         # Counted before commit, under the conversation's row lock: every earlier message of
@@ -201,10 +218,6 @@ def may_write(conversation: Conversation, sender: str, kind: str = "text") -> bo
     if sender == "visitor":
         return conversation.state in VISITOR_WRITES_IN.get(conversation.channel, ())
     return conversation.state in STAFF_WRITES_IN[kind]
-
-
-def _staff_audit_action(kind: str) -> str:
-    return "note.add" if kind == "note" else "message.send"
 
 
 def _existing(conversation_id: int, client_msg_id: str) -> StoredMessage | None:
@@ -373,39 +386,3 @@ def record_export(conversation: Conversation, user: StaffUser, now: datetime | N
     audit.record(user, "conversation.export", conversation)
     db.session.commit()
     broadcast.to_viewers(conversation.id, "message", message_payload(stored, conversation))
-
-
-# --- read watermarks -----------------------------------------------------------------------
-
-
-def visitor_read(conversation_id: int, seq: int) -> None:
-    """The visitor has read everything up to `seq`."""
-    _raise_watermark(conversation_id, "visitor_read_seq", seq)
-    broadcast.to_viewers(conversation_id, "read", {"conversation_id": conversation_id, "seq": seq})
-
-
-def staff_read(conversation_id: int, user: StaffUser, seq: int) -> None:
-    """The assigned counsellor has read the visitor's messages up to `seq`."""
-    conversation = find.by_id(conversation_id)
-    if not can(user, "reply", conversation):
-        return
-    _raise_watermark(conversation_id, "staff_read_seq", seq)
-    broadcast.to_visitor(conversation_id, "read", {"seq": seq})
-    db.session.expire(conversation)
-    payload = announce.activity(conversation) | {"visitor_present": None}
-    broadcast.to_staff("activity", payload, user.id)
-
-
-def _raise_watermark(conversation_id: int, column: str, seq: int) -> None:
-    attribute = getattr(Conversation, column)
-    db.session.execute(
-        update(Conversation)
-        .where(
-            Conversation.id == conversation_id,
-            attribute < seq,
-            Conversation.last_seq >= seq,
-        )
-        .values({column: seq})
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()

@@ -218,7 +218,8 @@ class Message(db.Model):
     author_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
     kind: Mapped[str] = mapped_column(String(10), default="text")
     body: Mapped[str] = mapped_column(Text)
-    # Machine-readable event name for kind='event' (joined, transferred, ended, visitor_left...).
+    # Machine-readable event name for kind='event' (joined, transferred, ended, visitor_left...),
+    # or 'whisper' on a note a supervisor sent the counsellor while watching.
     event: Mapped[str | None] = mapped_column(String(30))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -286,6 +287,25 @@ class StaffStatusPeriod(db.Model):
     status: Mapped[str] = mapped_column(String(10))
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column()
+
+
+class ConversationWatcher(db.Model):
+    """A supervisor's socket following a conversation silently (`helpline.inbox.monitoring`).
+
+    Renewed by the server holding the socket; a row that stops being renewed (its server
+    died) expires."""
+
+    __tablename__ = "conversation_watcher"
+    __table_args__ = (
+        UniqueConstraint("sid", "conversation_id", name="uq_watcher_sid_conversation"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sid: Mapped[str] = mapped_column(String(64), index=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversation.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id", ondelete="CASCADE"))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    renewed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Category(db.Model):

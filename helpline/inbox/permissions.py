@@ -81,6 +81,8 @@ RULES: dict[str, Rule] = {
     "set_status":              Rule(ANY,     None,    ANY,     ANY),
     "receive_transfer":        Rule(ANY,     None,    ANY,     ANY),
     "view_board":              Rule(None,    None,    ANY,     ANY),
+    "monitor":                 Rule(None,    None,    ANY,     ANY),
+    "whisper":                 Rule(None,    None,    ANY,     ANY),
 }
 # fmt: on
 
@@ -128,6 +130,8 @@ REFUSALS = {
     "set_status": "Therapists take their sessions from the agenda and have no inbox status.",
     "receive_transfer": "That colleague does not take chats.",
     "view_board": "Only supervisors and admins can see the board.",
+    "monitor": "Only supervisors and admins can watch a conversation.",
+    "whisper": "Only supervisors and admins can whisper to the counsellor.",
 }
 DEFAULT_REFUSAL = "You are not allowed to do that."
 

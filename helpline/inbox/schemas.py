@@ -62,6 +62,12 @@ class StaffMessageSchema(Schema):
     note = fields.Boolean(load_default=False)
 
 
+class WhisperSchema(Schema):
+    conversation_id = conversation_id()
+    client_msg_id = fields.String(required=True, validate=CLIENT_MSG_ID)
+    body = MessageBody(required=True)
+
+
 class HandoverNote(Text):
     """A hand-over note: optional; blank means none; at most 2000 characters."""
 

@@ -8,6 +8,7 @@ import { openConversation, requestOpen } from "./inbox/conversation.js";
 import { followLinks } from "./inbox/deep-link.js";
 import { requestList, upsert } from "./inbox/list.js";
 import { addMessage, hideTyping, showTyping, updateReadMarks } from "./inbox/messages.js";
+import { showWatchers, whispered } from "./inbox/monitor.js";
 import { notice } from "./inbox/notices.js";
 import { restartOutboxes } from "./inbox/outbox.js";
 import { ringing } from "./inbox/phone.js";
@@ -92,4 +93,6 @@ socket.on("read", ({ conversation_id: id, seq }) => {
   updateReadMarks();
 });
 
+socket.on("watchers", showWatchers);
+socket.on("whisper", whispered);
 followLinks();

@@ -9,6 +9,7 @@ import { hideHandover } from "./handover.js";
 import { loadHistory } from "./history.js";
 import { badge, matches, renderList, upsert, visitorLabel } from "./list.js";
 import { addMessage, hideTyping, markRead, showPending, updateReadMarks } from "./messages.js";
+import { renderMonitor } from "./monitor.js";
 import { notice } from "./notices.js";
 import { renderPhone, ringing, setVoicemailSource } from "./phone.js";
 import { renderReferrals, resetReferralForm } from "./referrals.js";
@@ -73,6 +74,7 @@ export function renderHead() {
   if (!["queued", "active"].includes(s.state)) hideTyping();
   renderComposerMode();
   renderPhone(s);
+  renderMonitor(s);
 }
 
 const T_HINT = ui.hint.textContent;
@@ -84,15 +86,18 @@ function waitingBadge(iso) {
   return el;
 }
 
-export function openConversation(id) {
-  if (state.current && state.current.id === id) return;
+/** Open a conversation; `watch`: as a supervisor silently watching it (see monitor.js). */
+export function openConversation(id, { watch = false } = {}) {
+  if (state.current && state.current.id === id && state.current.watching === watch) return;
   if (state.current) {
     keepWrapDraft();
     stopTyping();
-    if (socket.connected) socket.emit("close_view", { conversation_id: state.current.id });
+    const left = state.current.watching ? "unwatch" : "close_view";
+    if (socket.connected) socket.emit(left, { conversation_id: state.current.id });
   }
   state.current = {
     id,
+    watching: watch,
     summary: rows.get(id) || null,
     transcript: new Transcript(ui.messages),
     catchingUp: false, // an `open` is on its way
@@ -142,7 +147,7 @@ export function requestOpen() {
   const settled = () => {
     c.catchingUp = false;
   };
-  ask("open", payload, stale, (ack) => {
+  ask(c.watching ? "watch" : "open", payload, stale, (ack) => {
     c.summary = ack.conversation;
     if (rows.has(c.id) || matches(ack.conversation)) upsert(ack.conversation);
     // `open` may one day carry the summary; until then it is known only after closing here.

@@ -4,6 +4,7 @@ import { noticeMessages } from "./alerts.js";
 import { refused, socket } from "./connection.js";
 import { openConversation, renderHead } from "./conversation.js";
 import { markRead } from "./messages.js";
+import { offerWatch } from "./monitor.js";
 import { callerText, noticeCall, ringing, stageBadge } from "./phone.js";
 import { T, lang, me, state, ui } from "./state.js";
 import { ago, since, stopwatch } from "./time.js";
@@ -134,6 +135,7 @@ function fillRow(li, row) {
   if (preview) button.append(preview);
   if (flags.childElementCount) button.append(flags);
   if (row.categories && row.categories.length) button.append(categoryTags(row.categories, "row__tags"));
+  offerWatch(li, row);
 }
 
 export function categoryTags(categories, className) {

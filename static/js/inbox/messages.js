@@ -17,11 +17,19 @@ function buildMessage(message) {
     return element("p", "event", format(T.content_removed, { days: message.removed_after_days }));
   }
   const note = message.kind === "note";
+  const whisper = note && message.event === "whisper";
   const visitor = message.sender === "visitor";
+  const author = visitor ? T.visitor : message.author || T.you;
   return messageElement(message, {
-    className: `${visitor ? "msg--theirs" : "msg--mine"}${note ? " msg--note" : ""}`,
-    label: note ? (message.event === "handover" ? `${T.event_handover_note} · ${T.note_label}` : T.note_label) : undefined,
-    author: visitor ? T.visitor : message.author || T.you,
+    className: `${visitor ? "msg--theirs" : "msg--mine"}${note ? " msg--note" : ""}${whisper ? " msg--whisper" : ""}`,
+    label: whisper
+      ? T.whisper_label
+      : note
+        ? message.event === "handover"
+          ? `${T.event_handover_note} · ${T.note_label}`
+          : T.note_label
+        : undefined,
+    author: whisper ? format(T.whisper_author, { name: author }) : author,
     lang,
     linkWarning: T.link_warning,
     status: !visitor,
@@ -69,6 +77,7 @@ export function showPending(item) {
   const el = buildMessage({
     sender: "counsellor",
     kind: item.note ? "note" : "text",
+    event: item.event,
     body: item.body,
     author: root.dataset.meName,
     created_at: item.created_at,
