@@ -126,6 +126,7 @@ def register_extensions(app: Flask) -> None:
     # Handlers must be declared before the first init_app: declared later, they would bind to
     # that one server only, and every further app (tests build one each) would have none.
     from helpline.abuse import events as abuse_events  # noqa: F401
+    from helpline.canned import events as canned_events  # noqa: F401
     from helpline.chat import events as chat_events  # noqa: F401
     from helpline.inbox import events as inbox_events  # noqa: F401
     from helpline.phone import events as phone_events  # noqa: F401
@@ -159,6 +160,7 @@ def register_blueprints(app: Flask) -> None:
     from helpline.admin.views import bp as admin_bp
     from helpline.api.views import bp as api_bp
     from helpline.auth.views import bp as auth_bp
+    from helpline.canned.views import bp as canned_bp
     from helpline.chat.views import bp as chat_bp
     from helpline.followup.views import bp as followup_bp
     from helpline.followup.views import visitor_bp as booked_chat_bp
@@ -183,6 +185,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(api_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(abuse_bp)
+    app.register_blueprint(canned_bp)
     app.register_blueprint(search_bp)
     register_socketio_path(app)
 

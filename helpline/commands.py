@@ -13,6 +13,7 @@ from sqlalchemy import select
 from helpline.auth import two_factor
 from helpline.auth.commands import create_staff, staff
 from helpline.auth.models import StaffUser
+from helpline.canned import demo as canned_demo
 from helpline.extensions import db
 from helpline.inbox import categories, hours
 from helpline.inbox.models import Service
@@ -146,7 +147,8 @@ def seed(demo: bool) -> None:
 
 
 def seed_demo() -> None:
-    """Create the demo staff accounts, phone numbers and therapist sessions that are missing."""
+    """Create the demo staff accounts, phone numbers, therapist sessions and canned responses
+    that are missing."""
     for email, name, role, password, secret in DEMO_STAFF:
         user = create_staff(email, name, role, password)
         user.phone_endpoint = user.phone_endpoint or DEMO_PHONE_ENDPOINTS.get(email)
@@ -159,6 +161,7 @@ def seed_demo() -> None:
             service.phone_number = number
     db.session.commit()
     seed_demo_availability()
+    canned_demo.seed()
 
 
 service_group = AppGroup("service", help="Services.")

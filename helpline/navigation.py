@@ -34,6 +34,7 @@ STAFF_PAGES: list[StaffPage] = [
     StaffPage("Reports", "reports.report", "view_reports"),
     StaffPage("API tokens", "api_tokens.tokens", "manage_api_tokens"),
     StaffPage("Categories", "admin.category_list", "manage_categories"),
+    StaffPage("Canned responses", "canned.responses", "manage_canned_responses"),
     StaffPage("Blocked visitors", "abuse.blocks", "view_blocks"),
     StaffPage("Search", "search.page", "search_conversations"),
     StaffPage("Board", "inbox.board", "view_board"),

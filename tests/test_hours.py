@@ -1,10 +1,11 @@
-"""Opening hours are read in Amsterdam time, across daylight-saving changes."""
+"""Opening hours are read in Amsterdam time, across daylight-saving changes, and read back in
+words."""
 
 from datetime import datetime
 
 import pytest
 
-from helpline.inbox.hours import InvalidHours, is_open, parse
+from helpline.inbox.hours import InvalidHours, in_words, is_open, parse
 
 AMS = "Europe/Amsterdam"
 WORKDAYS = "mon-fri 09:00-17:00"
@@ -54,3 +55,32 @@ def test_hours_command_sets_and_validates(app, runner):
 
     assert bad.exit_code != 0 and "closing time" in bad.output
     assert good.exit_code == 0 and "Helpwanted: mon-fri 10:00-16:00" in good.output
+
+
+@pytest.mark.parametrize(
+    ("spec", "dutch", "english"),
+    [
+        (
+            "mon-fri 09:00-17:00",
+            "van maandag tot en met vrijdag van 9:00 tot 17:00",
+            "from Monday to Friday from 9:00 to 17:00",
+        ),
+        (
+            "mon-thu 09:00-12:00; mon-thu 13:00-17:00; sat 10:30-12:00",
+            "van maandag tot en met donderdag van 9:00 tot 12:00 en van 13:00 tot 17:00, "
+            "en op zaterdag van 10:30 tot 12:00",
+            "from Monday to Thursday from 9:00 to 12:00 and from 13:00 to 17:00, "
+            "and on Saturday from 10:30 to 12:00",
+        ),
+        (
+            "mon 19:00-21:00; wed 19:00-21:00",
+            "op maandag van 19:00 tot 21:00, en op woensdag van 19:00 tot 21:00",
+            "on Monday from 19:00 to 21:00, and on Wednesday from 19:00 to 21:00",
+        ),
+        ("always", "dag en nacht", "day and night"),
+        ("never", "op dit moment niet", "not at the moment"),
+    ],
+)
+def test_the_weeks_hours_read_as_words_in_dutch_and_english(spec, dutch, english):
+    assert in_words(spec, "nl") == dutch
+    assert in_words(spec, "en") == english

@@ -7,7 +7,16 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "helpline"
 CHANNELS = ("chat", "forms", "phone")
-STAFF_FEATURES = ("followup", "survey", "reports", "api", "admin", "retention", "search")
+STAFF_FEATURES = (
+    "followup",
+    "survey",
+    "reports",
+    "api",
+    "admin",
+    "retention",
+    "search",
+    "canned",
+)
 
 
 def imported_packages(package: str) -> dict[str, set[str]]:

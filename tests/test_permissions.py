@@ -101,6 +101,8 @@ EXPECTED = {
     "api_followup": EVERY_ROLE,
     "view_reports": LEADS_ONLY,
     "manage_categories": roles(NONE, NONE, NONE, ALL),
+    "manage_canned_responses": LEADS_ONLY,
+    "use_canned_responses": THERAPISTS_OWN,
     "set_status": NOT_THERAPISTS,
     "receive_transfer": NOT_THERAPISTS,
     "view_board": LEADS_ONLY,

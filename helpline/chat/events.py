@@ -67,6 +67,7 @@ def message(payload: dict) -> dict:
         payload["client_msg_id"],
         payload["body"],
         admit=lambda chosen: abuse.admit_new_chat(chosen, payload["visitor"], place),
+        language=payload["lang"],
     )
     if posted.created:
         abuse.remember_place(posted.conversation.id, place)

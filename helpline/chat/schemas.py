@@ -15,6 +15,8 @@ class VisitorMessageSchema(Schema):
     visitor = fields.String(validate=BROWSER)
     client_msg_id = fields.String(required=True, validate=CLIENT_MSG_ID)
     body = MessageBody(required=True)
+    # The language of the visitor's page, sent with the first message.
+    lang = fields.String(load_default=None, validate=validate.OneOf(("nl", "en")))
 
     @validates_schema
     def opening_needs_service(self, data, **kwargs):

@@ -172,19 +172,6 @@ FORMS: dict[str, type[FormSchema]] = {
     "report": ReportForm,
 }
 
-# The order and English labels of the answers, for the inbox and the anonymised export.
-LABELS = {
-    "about": "About",
-    "age_band": "Age",
-    "what_happened": "What happened",
-    "question": "Question",
-    "platform": "Platform or site",
-    "links": "Links",
-    "country": "Country",
-    "place": "Place",
-    "date": "Date",
-}
-
 
 class ReplyLookupSchema(Schema):
     code = Text(required=True, validate=validate.Length(max=40), error_messages=_errors())

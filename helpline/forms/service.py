@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import Flask, current_app
+from flask import Flask, current_app, get_template_attribute
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -22,7 +23,7 @@ from helpline.encryption import seal, unseal
 from helpline.errors import log_unexpected
 from helpline.extensions import db
 from helpline.forms.models import FormSubmission
-from helpline.forms.schemas import AGE_SHORT, LABELS
+from helpline.forms.schemas import AGE_SHORT
 from helpline.inbox import intake, messages, receipts, signals, summaries
 from helpline.inbox.errors import InboxError, NotFound
 from helpline.inbox.find import by_id as conversation_by_id
@@ -80,23 +81,35 @@ def reply_code_hash(code: str) -> str:
     return keyed_hash("reply-code", code)
 
 
-def render_answers(answers: dict) -> str:
-    """The answers as text, in the order of the form, for the inbox and the export."""
-    lines = []
-    for name, label in LABELS.items():
-        value = answers.get(name)
-        if not value:
-            continue
-        if isinstance(value, list):
-            lines.append(f"{label}:")
-            lines.extend(f"  {item}" for item in value)
-        else:
-            lines.append(f"{label}: {value}")
-    return "\n".join(lines)
+def render_answers(kind: str, answers: dict) -> str:
+    """The answers in English for staff, each under its question, in the order of the form."""
+    macro = functools.partial(get_template_attribute, "forms/labels.html")
+    with force_locale("en"):
+        blocks = [
+            f"{_plain(macro('field_label')(kind, name))}\n{_answer_text(kind, name, value)}"
+            for name in _plain(macro("fields_of")(kind)).split()
+            if (value := answers.get(name))
+        ]
+    return "\n\n".join(blocks)
 
 
-def submit(service: Service, answers: dict) -> Receipt:
-    """Turn a valid form into a waiting conversation; the same page sent twice makes one."""
+def _answer_text(kind: str, name: str, value) -> str:
+    """One answer as words: a choice by its label (from the form's own labels), else as given."""
+    if name == "about":
+        return _plain(get_template_attribute("forms/labels.html", "about_label")(kind, value))
+    if name == "age_band":
+        return _plain(get_template_attribute("forms/labels.html", "age_label")(value))
+    return "\n".join(value) if isinstance(value, list) else str(value)
+
+
+def _plain(markup: Markup) -> str:
+    """A macro's output as plain text: the message body is text, shown escaped by the inbox."""
+    return markup.unescape().strip()
+
+
+def submit(service: Service, answers: dict, language: str | None = None) -> Receipt:
+    """Turn a valid form into a waiting conversation; the same page sent twice makes one.
+    `language`: that of the page it was sent from (nl, en)."""
     key = answers.pop("submission_key")
     email = answers.pop("notify_email", None)
     for ignored in ("leave_empty", "csrf_token"):
@@ -110,7 +123,12 @@ def submit(service: Service, answers: dict) -> Receipt:
     client = intake.new_client()
     # The first message only opens the conversation; answers and codes are stored with it below.
     posted = intake.open_conversation(
-        service, "form", client, f"form-{key}"[:64], render_answers(answers)
+        service,
+        "form",
+        client,
+        f"form-{key}"[:64],
+        render_answers(service.form, answers),
+        language=language,
     )
     if not posted.created:
         return _resent(_submission_of(posted.conversation), answers, code)
@@ -234,7 +252,7 @@ def export(conversation_id: int, user: StaffUser) -> str:
         f"Anonymised report: {conversation.service.name}",
         f"Received: {conversation.created_at:%Y-%m-%d}",
         "",
-        render_answers(submission.answers),
+        render_answers(conversation.service.form, submission.answers),
     ]
     if own_words:
         lines += ["", "Later messages of the sender:"]

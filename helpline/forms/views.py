@@ -3,6 +3,7 @@
 import secrets
 
 from flask import Blueprint, Response, abort, current_app, render_template, request
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from limits import parse
@@ -96,7 +97,7 @@ def send(slug: str):
         return _render_form(service_row, values, error.messages, 422)
     _count_sent_form()
     try:
-        receipt = service.submit(service_row, answers)
+        receipt = service.submit(service_row, answers, language=str(get_locale()))
     except service.AlreadySent:
         message = _("This form was already sent. To add something, use your code and secret.")
         return _render_form(service_row, {}, {"form": [message]}, 409)

@@ -70,10 +70,12 @@ def open_chat(
     body: str,
     now: datetime | None = None,
     admit: Callable[[Service], None] | None = None,
+    language: str | None = None,
 ) -> Posted:
     """Start a chat with the visitor's first message; a retried first message opens nothing new.
 
-    `admit` may refuse a new chat (by raising); a retried first message is not asked again."""
+    `admit` may refuse a new chat (by raising); a retried first message is not asked again.
+    `language`: that of the visitor's page, if known."""
     service = find.get_service(service_slug)
     client = client_for_browser(browser_token)
     return open_conversation(
@@ -86,6 +88,7 @@ def open_chat(
         during_opening_hours=True,
         token=find.chat_token(f"{browser_token}:{client_msg_id}"),
         admit=admit,
+        language=language,
     )
 
 
@@ -103,6 +106,7 @@ def open_conversation(
     assign_to: StaffUser | None = None,
     token: str | None = None,
     admit: Callable[[Service], None] | None = None,
+    language: str | None = None,
 ) -> Posted:
     """Open a waiting conversation with its first message, once per (client, client_msg_id).
 
@@ -112,7 +116,7 @@ def open_conversation(
     no words yet). `attach` adds a channel's own rows to the new conversation in the same
     transaction. With `assign_to`, the conversation starts active with that staff member (a
     booked session). `token`: what the visitor will hold to write in it (a chat's), kept only
-    as a keyed hash.
+    as a keyed hash. `language`: the one the person wrote in, if known (nl, en).
     """
     now = now or utcnow()
     client_id = client.id
@@ -126,6 +130,7 @@ def open_conversation(
     try:
         conversation = _new_conversation(service, channel, client, client_msg_id, now, assign_to)
         conversation.token_hash = find.token_hash(token) if token else None
+        conversation.language = language
         stored = append(
             conversation, sender, text, client_msg_id=client_msg_id, kind=kind, event=name, now=now
         )

@@ -22,6 +22,7 @@ from helpline.extensions import db
 from helpline.timeutil import utcnow
 
 STATES = ("queued", "active", "wrap_up", "closed")
+LANGUAGES = ("nl", "en")
 REFERRAL_KINDS = ("takedown", "police", "gp", "treatment", "youth_care", "other")
 CHANNELS = ("chat", "form", "phone")
 # The text-search configurations a search matches what was said with (PostgreSQL only): `simple`
@@ -82,6 +83,7 @@ class Conversation(db.Model):
         CheckConstraint("state IN ('queued', 'active', 'wrap_up', 'closed')", name="state"),
         CheckConstraint("channel IN ('chat', 'form', 'phone')", name="channel"),
         CheckConstraint("state != 'active' OR assignee_id IS NOT NULL", name="active_has_assignee"),
+        CheckConstraint("language IS NULL OR language IN ('nl', 'en')", name="language"),
         Index("ix_conversation_state_service", "state", "service_id"),
         Index("ix_conversation_assignee_state", "assignee_id", "state"),
         Index("ix_conversation_created_at", "created_at"),
@@ -113,6 +115,8 @@ class Conversation(db.Model):
     # The visitor left while still waiting: counted as an abandoned contact.
     abandoned: Mapped[bool] = mapped_column(default=False)
     summary: Mapped[str | None] = mapped_column(Text)
+    # The language of the page the visitor wrote from (nl, en); None when not known (a call).
+    language: Mapped[str | None] = mapped_column(String(2))
     # Highest message seq handed out; allocation is an UPDATE ... RETURNING on this column.
     last_seq: Mapped[int] = mapped_column(default=0)
     # Read watermarks: everything up to this seq has been read by that side.

@@ -7,7 +7,6 @@ from helpline.inbox import hours
 from helpline.inbox.models import Service
 
 LANGUAGE = "nl-NL"
-DAY_NAMES = ("maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag")
 
 GREETING = (
     "Welkom bij {name}. Je belt anoniem. "
@@ -60,34 +59,7 @@ def _say(response: VoiceResponse | Gather, text: str) -> None:
 
 def spoken_hours(spec: str) -> str:
     """Opening hours as a sentence: 'van maandag tot en met vrijdag van 9:00 tot 17:00'."""
-    text = spec.strip().lower()
-    if text == "always":
-        return "dag en nacht"
-    week = hours.parse(spec)
-    groups: list[tuple[int, int, list]] = []
-    for day in range(7):
-        periods = week[day]
-        if not periods:
-            continue
-        if groups and groups[-1][1] == day - 1 and groups[-1][2] == periods:
-            groups[-1] = (groups[-1][0], day, periods)
-        else:
-            groups.append((day, day, periods))
-    if not groups:
-        return "op dit moment niet"
-    parts = []
-    for first, last, periods in groups:
-        days = (
-            f"op {DAY_NAMES[first]}"
-            if first == last
-            else f"van {DAY_NAMES[first]} tot en met {DAY_NAMES[last]}"
-        )
-        times = " en ".join(
-            f"van {start.hour}:{start.minute:02d} tot {end.hour}:{end.minute:02d}"
-            for start, end in periods
-        )
-        parts.append(f"{days} {times}")
-    return ", en ".join(parts)
+    return hours.in_words(spec, "nl")
 
 
 def enqueue(service: Service, *, greet: bool = True) -> str:

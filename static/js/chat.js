@@ -392,7 +392,7 @@ const outbox = new Outbox({
   payload: (item) =>
     token
       ? { token, client_msg_id: item.client_msg_id, body: item.body }
-      : { service: slug, visitor: visitorToken(), client_msg_id: item.client_msg_id, body: item.body },
+      : { service: slug, visitor: visitorToken(), lang, client_msg_id: item.client_msg_id, body: item.body },
   decide: onMessageAck,
   save: savePending,
 });

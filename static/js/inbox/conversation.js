@@ -2,6 +2,7 @@
 import { wireBlock } from "../block.js";
 import { element, format } from "../common.js";
 import { Transcript } from "../transcript.js";
+import { renderCanned } from "./canned.js";
 import { renderComposerMode, stopTyping } from "./composer.js";
 import { ask, socket } from "./connection.js";
 import { draftOf } from "./drafts.js";
@@ -20,6 +21,8 @@ import { focusWrapUp, keepWrapDraft, renderWrapUp } from "./wrap-up.js";
 
 const { outboxes, rows } = state;
 const blocking = wireBlock({ act, notice, opened: () => state.current.summary, strings: T });
+// What the button that moves a conversation to wrap-up says: a form has no chat to end.
+const END_LABELS = { chat: "end_chat", phone: "end_conversation", form: "finish_form" };
 
 export function renderHead() {
   const { current } = state;
@@ -45,7 +48,7 @@ export function renderHead() {
   ui.claim.textContent = ringing(s) ? T.accept_call : T.claim;
   ui.end.hidden = !["queued", "active"].includes(s.state);
   blocking.render(s, mine(s) || page.blocksAny);
-  ui.end.textContent = s.channel === "phone" ? T.end_conversation : T.end_chat;
+  ui.end.textContent = T[END_LABELS[s.channel]];
   const transferable = s.state === "active";
   if (transferable && ui.transferBox.hidden) loadColleagues();
   ui.transferBox.hidden = !transferable;
@@ -75,6 +78,7 @@ export function renderHead() {
   renderComposerMode();
   renderPhone(s);
   renderMonitor(s);
+  renderCanned(s);
 }
 
 const T_HINT = ui.hint.textContent;
@@ -190,7 +194,7 @@ ui.claim.addEventListener("click", () => {
 
 ui.end.addEventListener("click", () => {
   const { summary } = state.current;
-  const question = summary && summary.channel === "phone" ? T.confirm_end_phone : T.confirm_end;
+  const question = summary && summary.channel !== "chat" ? T.confirm_end_phone : T.confirm_end;
   // The button goes away with the chat: focus moves on to the wrap-up form.
   if (window.confirm(question)) act("end", { conversation_id: state.current.id }, focusWrapUp);
 });
