@@ -202,3 +202,41 @@ def test_every_report_table_fits_a_1280_pixel_window(server, open_browser):
     open_page(supervisor, server.url + "/reports", "Report")
     assert supervisor.find_elements(By.CSS_SELECTOR, ".report-table td.zero")
     assert cut_off_tables(supervisor) == []
+
+
+def test_the_board_a_watched_chat_and_search_pass_axe_for_a_supervisor(server, open_browser):
+    visitor = open_browser(420, 860)
+    visitor.get(server.url + "/chat/helpwanted")
+    send(visitor, "Mijn foto's zijn gedeeld")
+    wait(visitor, EC.text_to_be_present_in_element((By.ID, "status"), "wachtrij"))
+
+    supervisor = open_browser()
+    sign_in(supervisor, server.url, "supervisor")
+    open_page(supervisor, server.url + "/board", "Supervisor board")
+    wait(supervisor, EC.presence_of_element_located((By.CSS_SELECTOR, "#board-waiting tr")))
+    assert_accessible(supervisor)  # someone waiting
+
+    counsellor = open_browser()
+    sign_in(counsellor, server.url)
+    # The form sent earlier waits in the list too: claim the chat.
+    queued_chat = "//ul[@id='list']//*[contains(@class, 'row--queued')][contains(., 'Chat')]"
+    wait(counsellor, EC.element_to_be_clickable((By.XPATH, queued_chat))).click()
+    click(counsellor, "#claim")
+    wait(counsellor, EC.text_to_be_present_in_element((By.ID, "conv-meta"), "Active"))
+
+    supervisor.get(server.url + "/inbox")
+    click(supervisor, "#list .row__watch")
+    visible(supervisor, "whisper-form")
+    wait(supervisor, EC.text_to_be_present_in_element((By.ID, "messages"), "zijn gedeeld"))
+    assert_accessible(supervisor)  # watching silently
+    wait(counsellor, EC.text_to_be_present_in_element((By.ID, "watchers"), "watching"))
+    assert_accessible(counsellor)  # watched
+
+    open_page(supervisor, server.url + "/inbox/search", "Search conversations")
+    assert_accessible(supervisor)
+    supervisor.find_element(By.ID, "text").send_keys("foto")
+    click(supervisor, ".search-form button[type=submit]")
+    wait(supervisor, EC.presence_of_element_located((By.CSS_SELECTOR, ".search-result")))
+    assert_accessible(supervisor)  # with results
+    open_page(supervisor, server.url + "/inbox/search?from=2026-13-01", "Search conversations")
+    assert_accessible(supervisor)  # a refused date

@@ -5,6 +5,7 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 
+from tests.axe import assert_accessible
 from tests.browsers import send, sign_in, start_chromium, wait
 from tests.servers import demo_server
 
@@ -49,6 +50,7 @@ def test_a_search_result_opens_its_conversation_in_the_inbox_and_so_does_a_link(
         "no search results",
     )
     assert len(results) == 1
+    assert_accessible(browser)
     assert "Mijn foto's zijn gedeeld" in results[0].text
     found_id = int(results[0].get_attribute("id").removeprefix("result-"))
     results[0].find_element(By.CSS_SELECTOR, ".search-result__open").click()
@@ -70,3 +72,15 @@ def test_a_search_result_opens_its_conversation_in_the_inbox_and_so_does_a_link(
         EC.text_to_be_present_in_element((By.ID, "messages"), "Ik heb een vraag over school"),
         "a #c= link did not open its conversation",
     )
+
+
+def test_the_search_page_is_accessible_empty_and_with_refused_filters(server, browser):
+    sign_in(browser, server.url)
+
+    browser.get(server.url + "/inbox/search")
+    wait(browser, EC.presence_of_element_located((By.ID, "text")))
+    assert_accessible(browser)
+
+    browser.get(server.url + "/inbox/search?from=2026-02-30&reply_code=ABC&limit=0")
+    wait(browser, EC.presence_of_element_located((By.ID, "reply_code-error")))
+    assert_accessible(browser)

@@ -17,6 +17,7 @@ import { renderReferrals, resetReferralForm } from "./referrals.js";
 import { T, mine, page, state, ui } from "./state.js";
 import { timer } from "./time.js";
 import { loadColleagues } from "./transfer.js";
+import { showConversation } from "./views.js";
 import { focusWrapUp, keepWrapDraft, renderWrapUp } from "./wrap-up.js";
 
 const { outboxes, rows } = state;
@@ -92,6 +93,7 @@ function waitingBadge(iso) {
 
 /** Open a conversation; `watch`: as a supervisor silently watching it (see monitor.js). */
 export function openConversation(id, { watch = false } = {}) {
+  showConversation();
   if (state.current && state.current.id === id && state.current.watching === watch) return;
   if (state.current) {
     keepWrapDraft();
