@@ -38,6 +38,17 @@ def async_mode(environ: dict) -> str:
     return "gevent" if environ.get("DATABASE_URL", "").startswith("postgres") else "threading"
 
 
+def public_url(env: Mapping[str, str]) -> str:
+    """Where people reach the site: PUBLIC_URL, else the address the server binds (HOST, PORT)."""
+    if env.get("PUBLIC_URL"):
+        return env["PUBLIC_URL"].rstrip("/")
+    host = env.get("HOST") or "127.0.0.1"
+    # A server bound to every interface is reached on this machine at the loopback address.
+    if host in ("0.0.0.0", "::"):  # noqa: S104 (read, not bound)
+        host = "127.0.0.1"
+    return f"http://{host}:{env.get('PORT') or '5000'}"
+
+
 def from_environment(instance_path: str) -> dict:
     """Build the configuration mapping from os.environ."""
     env = os.environ
@@ -65,8 +76,8 @@ def _deployment(env: Mapping[str, str], instance_path: str) -> dict:
         "SOCKETIO_ASYNC_MODE": async_mode(env),
         # Origins allowed to open socket.io connections; empty means same origin only.
         "SOCKETIO_ORIGINS": [o for o in env.get("SOCKETIO_ORIGINS", "").split(",") if o],
-        # Where people reach the site; used in the links of e-mails.
-        "PUBLIC_URL": env.get("PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/"),
+        # Where people reach the site; used in the links of e-mails and booking messages.
+        "PUBLIC_URL": public_url(env),
         "PROXY_FIX": int(env.get("PROXY_FIX", "0")),
         # Fernet key for the few details kept encrypted; derived from SECRET_KEY when unset.
         "ENCRYPTION_KEY": env.get("ENCRYPTION_KEY") or None,

@@ -113,11 +113,16 @@ def _public(endpoint: str, **values) -> str:
 # --- booking (counsellors) ------------------------------------------------------------------------
 
 
+def _in_panel() -> bool:
+    """Asked by the inbox's booking panel: a fragment for its <dialog>, not a whole page."""
+    return request.args.get("panel") == "1"
+
+
 def _render_book(page: dict, values: dict, errors: dict, status: int = 200):
     conversation = page["conversation"]
     return (
         render_template(
-            "followup/book.html",
+            "followup/_book_panel.html" if _in_panel() else "followup/book.html",
             conversation=conversation,
             bookings=page["bookings"],
             has_number=page["has_number"],
@@ -159,7 +164,7 @@ def book(conversation_id: int):
         return _render_book(page, values, {"form": messages}, status)
     starts = to_local(booked.booking.starts_at)
     return render_template(
-        "followup/booked.html",
+        "followup/_booked_panel.html" if _in_panel() else "followup/booked.html",
         booking=booked.booking,
         code=group(booked.code) if booked.code else None,
         entry_url=_public("followup_visitor.booked_chat"),

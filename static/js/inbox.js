@@ -2,6 +2,7 @@
 // the server's events to the modules under inbox/, which do the work.
 import { format } from "./common.js";
 import { noticeNewConversation } from "./inbox/alerts.js";
+import "./inbox/booking.js";
 import { forgetTyping } from "./inbox/composer.js";
 import { showOffline, showOnline, showSignedOut, socket } from "./inbox/connection.js";
 import { openConversation, requestOpen } from "./inbox/conversation.js";

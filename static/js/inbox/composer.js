@@ -10,18 +10,19 @@ function send() {
   if (!state.current) return;
   const text = ui.body.value.trim();
   if (!text) return;
-  const item = {
-    conversation_id: state.current.id,
-    client_msg_id: uuid(),
-    body: text,
-    note: ui.note.checked,
-    created_at: new Date().toISOString(),
-  };
+  const id = state.current.id;
+  const note = ui.note.checked;
   ui.body.value = "";
-  dropDraft(state.current.id);
+  dropDraft(id);
   stopTyping();
-  showPending(item);
-  outboxFor(state.current.id).add(item);
+  sendMessage(id, text, note);
+}
+
+/** Send `text` in conversation `id` the usual way: shown pending, then acked once stored. */
+export function sendMessage(id, text, note = false) {
+  const item = { conversation_id: id, client_msg_id: uuid(), body: text, note, created_at: new Date().toISOString() };
+  if (state.current && state.current.id === id) showPending(item);
+  outboxFor(id).add(item);
 }
 
 wireComposer(ui.composer, ui.body, send);

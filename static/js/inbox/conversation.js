@@ -54,7 +54,6 @@ export function renderHead() {
   if (transferable && ui.transferBox.hidden) loadColleagues();
   ui.transferBox.hidden = !transferable;
   ui.bookFollowup.hidden = !page.canBook || s.state === "closed";
-  ui.bookFollowup.href = `/followup/book/${s.id}`;
   renderWrapUp(s);
   // A contact form can be passed on as an anonymised report (a download; recorded server-side).
   ui.exportForm.hidden = s.channel !== "form";
