@@ -69,6 +69,7 @@ EXPECTED = {
     "watch_queue": NOT_THERAPISTS,
     "view_conversation": THERAPISTS_OWN,
     "view_history": NOT_THERAPISTS,
+    "preview_messages": roles(OWN, OWN, OWN, OWN),
     "claim": NOT_THERAPISTS,
     "reply": roles(OWN, OWN, OWN, OWN),
     "add_note": THERAPISTS_OWN,

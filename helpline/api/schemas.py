@@ -213,6 +213,14 @@ class CategoryRef(Schema):
     name = fields.String()
 
 
+class VisitorLabel(Schema):
+    """How staff tell a visitor apart; made from the conversation's id, never from its words."""
+
+    name = fields.String()
+    letter = fields.String()
+    colour = fields.String()
+
+
 class ConversationRow(Schema):
     """A row of the inbox list: no message content."""
 
@@ -234,6 +242,12 @@ class ConversationRow(Schema):
     earlier_conversations = fields.Integer()
     categories = fields.List(fields.Nested(CategoryRef))
     phone = fields.Dict(metadata={"description": "Phone conversations only: the call's state."})
+    visitor = fields.Nested(VisitorLabel)
+    visitor_waiting_since = UtcDateTime(allow_none=True)
+    preview = fields.Dict(
+        allow_none=True,
+        metadata={"description": "Only for the assignee: the start of the last text."},
+    )
 
 
 class ConversationPage(Schema):

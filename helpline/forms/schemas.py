@@ -21,6 +21,14 @@ ABOUT_CHOICES = {
     "stopitnow": ("myself", "someone_else", "professional"),
 }
 AGE_BANDS = ("under_12", "12_15", "16_17", "18_24", "25_plus")
+# An age band as the inbox row shows it, after the visitor's number: "Visitor 12 · 16-17".
+AGE_SHORT = {
+    "under_12": "under 12",
+    "12_15": "12\u201315",
+    "16_17": "16\u201317",
+    "18_24": "18\u201324",
+    "25_plus": "25+",
+}
 
 REQUIRED = _l("Please fill this in.")
 CHOOSE = _l("Please choose one of the options.")

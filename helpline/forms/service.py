@@ -23,6 +23,7 @@ from helpline.encryption import seal, unseal
 from helpline.errors import log_unexpected
 from helpline.extensions import db
 from helpline.forms.models import FormSubmission
+from helpline.forms.schemas import AGE_SHORT
 from helpline.inbox import intake, messages, receipts, signals, summaries
 from helpline.inbox.errors import InboxError, NotFound
 from helpline.inbox.find import by_id as conversation_by_id
@@ -271,6 +272,24 @@ def erase_email(conversation: Conversation) -> None:
     submission = _submission_of(conversation)
     if submission is not None:
         submission.notify_email = None
+
+
+@signals.summarising.connect
+def age_bands(conversations: list[Conversation]) -> dict[int, dict]:
+    """The age band a form's sender chose, for the visitor's label on the inbox row."""
+    ids = [c.id for c in conversations if c.channel == "form"]
+    if not ids:
+        return {}
+    answered = db.session.execute(
+        select(FormSubmission.conversation_id, FormSubmission.answers).where(
+            FormSubmission.conversation_id.in_(ids)
+        )
+    )
+    return {
+        conversation_id: {"age_band": AGE_SHORT[answers["age_band"]]}
+        for conversation_id, answers in answered
+        if answers.get("age_band") in AGE_SHORT
+    }
 
 
 @signals.message_posted.connect

@@ -7,8 +7,9 @@ and sending needs no transaction of its own.
 
 from collections.abc import Callable
 
+from helpline.auth.models import StaffUser
 from helpline.extensions import db
-from helpline.inbox import board, broadcast, signals
+from helpline.inbox import board, broadcast, rows, signals
 from helpline.inbox.models import Conversation
 from helpline.inbox.payloads import message_payload, visitor_message_payload
 from helpline.inbox.summaries import queue_positions, summary, unread_counts, visitor_view
@@ -48,26 +49,41 @@ def message(
         payload = visitor_message_payload(stored)
         broadcast.to_visitor(conversation.id, "message", payload, skip_sid=origin)
     broadcast.to_viewers(conversation.id, "message", message_payload(stored, conversation))
-    if stored.sender != "visitor":
-        return
-    if conversation.state == "active":
-        # The counsellor who has the chat needs its unread count; nobody else needs anything.
-        broadcast.to_staff("activity", activity(conversation, unread), conversation.assignee_id)
-    else:
+    if conversation.state == "active" and stored.kind == "text":
+        # The counsellor who has the chat needs its row's counters; nobody else needs anything.
+        update = activity(conversation, unread, message=stored)
+        broadcast.to_staff("activity", update, conversation.assignee_id)
+    elif stored.sender == "visitor":
         row(conversation, everyone=True)
 
 
-def activity(conversation: Conversation, unread: int | None = None) -> dict:
-    """What the assignee's list row needs after a message: its last seq and unread count."""
-    if unread is None:
-        unread = unread_counts([conversation.id]).get(conversation.id, 0)
-    return {
+def activity(conversation: Conversation, unread: int | None = None, *, message=None) -> dict:
+    """What the assignee's list row needs after a read or a `message`: its last seq and the
+    fields that changed. A read changes the unread count. A visitor's message changes it too;
+    any message changes since when the visitor waits and, for an assignee who may read it, the
+    preview. Merged into the row the assignee holds."""
+    update = {
         "conversation_id": conversation.id,
         "last_seq": conversation.last_seq,
         "last_message_at": iso(conversation.last_message_at),
-        "unread": unread,
-        "visitor_present": True,
     }
+    if message is None or message.sender == "visitor":
+        if unread is None:
+            unread = unread_counts([conversation.id]).get(conversation.id, 0)
+        update["unread"] = unread
+    if message is not None:
+        update["visitor_present"] = True if message.sender == "visitor" else None
+        waiting = rows.waiting_since([conversation])[conversation.id]
+        update["visitor_waiting_since"] = iso(waiting)
+        if rows.may_preview(_assignee(conversation), conversation):
+            update["preview"] = rows.preview_of(message.sender, message.body)
+    return update
+
+
+def _assignee(conversation: Conversation) -> StaffUser | None:
+    if conversation.assignee_id is None:
+        return None
+    return db.session.get(StaffUser, conversation.assignee_id)
 
 
 def commit_change(conversation: Conversation, event) -> None:

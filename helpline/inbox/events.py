@@ -126,7 +126,7 @@ def history(payload: dict) -> dict:
 def claim(payload: dict) -> dict:
     conversation = conversations.claim(payload["conversation_id"], user())
     join_room(broadcast.conversation_room(conversation.id), namespace=NS)
-    return {"conversation": summaries.summary(conversation)}
+    return {"conversation": summaries.summary(conversation, viewer=user())}
 
 
 @socketio.on("message", namespace=NS)
@@ -156,14 +156,16 @@ def transfer(payload: dict) -> dict:
     conversation = conversations.transfer(
         payload["conversation_id"], user(), payload["to"], note=payload["note"]
     )
-    return {"conversation": summaries.summary(conversation)}
+    return {"conversation": summaries.summary(conversation, viewer=user())}
 
 
 @socketio.on("end", namespace=NS)
 @acked(ConversationRef(), staff=True)
 def end(payload: dict) -> dict:
     return {
-        "conversation": summaries.summary(conversations.end(payload["conversation_id"], user()))
+        "conversation": summaries.summary(
+            conversations.end(payload["conversation_id"], user()), viewer=user()
+        )
     }
 
 
@@ -173,7 +175,7 @@ def close(payload: dict) -> dict:
     conversation = conversations.close(
         payload["conversation_id"], user(), payload["summary"], payload["categories"]
     )
-    return {"conversation": summaries.summary(conversation)}
+    return {"conversation": summaries.summary(conversation, viewer=user())}
 
 
 @socketio.on("recategorise", namespace=NS)
@@ -182,7 +184,7 @@ def recategorise(payload: dict) -> dict:
     conversation = conversations.recategorise(
         payload["conversation_id"], user(), payload["summary"], payload["categories"]
     )
-    return {"conversation": summaries.summary(conversation)}
+    return {"conversation": summaries.summary(conversation, viewer=user())}
 
 
 @socketio.on("categories", namespace=NS)

@@ -44,6 +44,9 @@ RULES: dict[str, Rule] = {
     "watch_queue":             Rule(ANY,     None,    ANY,     ANY),
     "view_conversation":       Rule(ANY,     MINE,    ANY,     ANY),
     "view_history":            Rule(ANY,     None,    ANY,     ANY),
+    # The last message on a list row: opening a conversation is audited, a row is not, so a
+    # row shows words only to the person who has the conversation.
+    "preview_messages":        Rule(MINE,    MINE,    MINE,    MINE),
     "claim":                   Rule(ANY,     None,    ANY,     ANY),
     "reply":                   Rule(MINE,    MINE,    MINE,    MINE),
     "add_note":                Rule(ANY,     MINE,    ANY,     ANY),

@@ -7,11 +7,11 @@ from sqlalchemy import bindparam, case, func, or_, select
 
 from helpline.auth.models import StaffUser
 from helpline.extensions import db
-from helpline.inbox import audit, categories, find, signals, staff_status
+from helpline.inbox import audit, categories, find, rows, signals, staff_status
 from helpline.inbox.models import Conversation, Message, Referral, Service
 from helpline.inbox.payloads import message_payload, referral_payload, summary_payload
 from helpline.inbox.permissions import can, require
-from helpline.timeutil import utcnow
+from helpline.timeutil import iso, utcnow
 
 
 def unread_counts(conversation_ids: list[int]) -> dict[int, int]:
@@ -35,15 +35,26 @@ _unread = (
 )
 
 
-def summary(conversation: Conversation, *, first_contact: bool = False) -> dict:
+def summary(
+    conversation: Conversation, *, first_contact: bool = False, viewer: StaffUser | None = None
+) -> dict:
     """The inbox-list row of one conversation."""
-    return summaries([conversation], first_contact=first_contact)[0]
+    return summaries([conversation], first_contact=first_contact, viewer=viewer)[0]
 
 
-def summaries(conversations: list[Conversation], *, first_contact: bool = False) -> list[dict]:
-    """Inbox-list rows, with unread counts and earlier contacts fetched in two queries.
+def summaries(
+    conversations: list[Conversation],
+    *,
+    first_contact: bool = False,
+    viewer: StaffUser | None = None,
+) -> list[dict]:
+    """Inbox-list rows, with unread counts, earlier contacts and waiting times fetched in a
+    query each.
 
     `first_contact`: every one of these is its client's first conversation (nothing to count).
+    `viewer`: who the rows are for; the rows they may preview carry a `preview` (see `rows`).
+    A channel may give a row an `age_band` (through `signals.summarising`): it goes into the
+    row's `visitor` label.
     """
     if not conversations:
         return []
@@ -58,21 +69,24 @@ def summaries(conversations: list[Conversation], *, first_contact: bool = False)
     client_ids = {c.client_id for c in conversations if c.client_id is not None}
     per_client: dict[int, int] = {}
     if client_ids and not first_contact:
-        rows = db.session.execute(
+        counted = db.session.execute(
             select(Conversation.client_id, func.count())
             .where(Conversation.client_id.in_(client_ids))
             .group_by(Conversation.client_id)
         )
-        per_client = dict(rows.all())
-    return [
-        summary_payload(
+        per_client = dict(counted.all())
+    waiting = rows.waiting_since(conversations)
+    shown = []
+    for c in conversations:
+        row = summary_payload(
             c,
             unread=unread.get(c.id, 0),
             earlier=per_client.get(c.client_id, 1) - 1 if c.client_id else 0,
-        )
-        | extras.get(c.id, {})
-        for c in conversations
-    ]
+        ) | extras.get(c.id, {})
+        row["visitor"] = rows.visitor_label(c.id, row.pop("age_band", None))
+        row["visitor_waiting_since"] = iso(waiting[c.id])
+        shown.append(row)
+    return rows.with_previews(shown, conversations, viewer)
 
 
 def list_conversations(
@@ -103,7 +117,7 @@ def list_conversations(
         func.coalesce(Conversation.last_message_at, Conversation.created_at).desc(),
         Conversation.id.desc(),
     ).limit(limit)
-    return summaries(list(db.session.scalars(query)))
+    return summaries(list(db.session.scalars(query)), viewer=user)
 
 
 def earlier_conversations(conversation_id: int, user: StaffUser) -> list[dict]:
@@ -143,7 +157,7 @@ def open_for_staff(conversation_id: int, user: StaffUser, since_seq: int = 0) ->
     audit.record(user, "conversation.view", conversation, {"since_seq": since_seq})
     db.session.commit()
     return {
-        "conversation": summary(conversation),
+        "conversation": summary(conversation, viewer=user),
         "messages": [message_payload(m, conversation) for m in messages],
         "visitor_read_seq": conversation.visitor_read_seq,
         "referrals": referrals_of(conversation.id),

@@ -1,6 +1,7 @@
 // The staff inbox: a live list of conversations and the one that is open. This module wires
 // the server's events to the modules under inbox/, which do the work.
 import { format } from "./common.js";
+import { noticeNewConversation } from "./inbox/alerts.js";
 import "./inbox/booking.js";
 import { forgetTyping } from "./inbox/composer.js";
 import { showOffline, showOnline, showSignedOut, socket } from "./inbox/connection.js";
@@ -13,6 +14,7 @@ import { notice } from "./inbox/notices.js";
 import { restartOutboxes } from "./inbox/outbox.js";
 import { ringing } from "./inbox/phone.js";
 import { chime, ring } from "./inbox/sound.js";
+import "./inbox/shortcuts.js";
 import { loadStatus, takingWork } from "./inbox/status.js";
 import { T, state } from "./inbox/state.js";
 
@@ -41,7 +43,8 @@ socket.on("connect_error", () => {
 
 socket.on("conversation", upsert);
 
-// A visitor wrote in a chat this counsellor has: only its counters change.
+// A message in a chat this counsellor has: only what it changed on the row comes.
+const ACTIVITY_FIELDS = ["unread", "visitor_waiting_since", "preview"];
 socket.on("activity", (update) => {
   const row = rows.get(update.conversation_id);
   if (!row) return;
@@ -49,8 +52,8 @@ socket.on("activity", (update) => {
     ...row,
     last_seq: Math.max(row.last_seq, update.last_seq),
     last_message_at: update.last_message_at || row.last_message_at,
-    unread: update.unread,
   };
+  for (const field of ACTIVITY_FIELDS) if (field in update) changed[field] = update[field];
   if (update.visitor_present !== null && update.visitor_present !== undefined) {
     changed.visitor_present = update.visitor_present;
   }
@@ -62,8 +65,13 @@ socket.on("new_conversation", (info) => {
   // Away or on a break: new chats and calls wait quietly in the list.
   if (!takingWork()) return;
   // The conversation's row arrives just before this: a call waiting to be accepted rings.
-  if (ringing(rows.get(info.id))) ring();
-  else chime();
+  const row = rows.get(info.id);
+  if (ringing(row)) {
+    ring();
+    return;
+  }
+  chime();
+  noticeNewConversation(row);
 });
 
 socket.on("assigned", ({ conversation_id: id, by }) => {

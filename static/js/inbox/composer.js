@@ -1,11 +1,10 @@
 // Writing in the open conversation: a reply or a private note, and telling the visitor so.
 import { uuid, wireComposer } from "../common.js";
 import { socket } from "./connection.js";
+import { dropDraft, keepDraft } from "./drafts.js";
 import { showPending } from "./messages.js";
 import { outboxFor } from "./outbox.js";
 import { T, mine, state, ui } from "./state.js";
-
-const { drafts } = state;
 
 function send() {
   if (!state.current) return;
@@ -14,7 +13,7 @@ function send() {
   const id = state.current.id;
   const note = ui.note.checked;
   ui.body.value = "";
-  drafts.delete(id);
+  dropDraft(id);
   stopTyping();
   sendMessage(id, text, note);
 }
@@ -57,7 +56,10 @@ export function stopTyping() {
   typingOn = false;
 }
 
-ui.body.addEventListener("input", noteTyping);
+ui.body.addEventListener("input", () => {
+  if (state.current) keepDraft(state.current.id, ui.body.value);
+  noteTyping();
+});
 ui.body.addEventListener("blur", stopTyping);
 
 /** After a dropped connection the next keystroke says "typing" afresh. */

@@ -5,20 +5,22 @@ import { Transcript } from "../transcript.js";
 import { renderCanned } from "./canned.js";
 import { renderComposerMode, stopTyping } from "./composer.js";
 import { ask, socket } from "./connection.js";
+import { draftOf } from "./drafts.js";
 import { hideHandover } from "./handover.js";
 import { loadHistory } from "./history.js";
-import { badge, matches, renderList, upsert } from "./list.js";
+import { badge, matches, renderList, upsert, visitorLabel } from "./list.js";
 import { addMessage, hideTyping, markRead, showPending, updateReadMarks } from "./messages.js";
 import { renderMonitor } from "./monitor.js";
 import { notice } from "./notices.js";
 import { renderPhone, ringing, setVoicemailSource } from "./phone.js";
 import { renderReferrals, resetReferralForm } from "./referrals.js";
 import { T, mine, page, state, ui } from "./state.js";
+import { timer } from "./time.js";
 import { loadColleagues } from "./transfer.js";
 import { showConversation } from "./views.js";
-import { keepWrapDraft, renderWrapUp } from "./wrap-up.js";
+import { focusWrapUp, keepWrapDraft, renderWrapUp } from "./wrap-up.js";
 
-const { drafts, outboxes, rows } = state;
+const { outboxes, rows } = state;
 const blocking = wireBlock({ act, notice, opened: () => state.current.summary, strings: T });
 // What the button that moves a conversation to wrap-up says: a form has no chat to end.
 const END_LABELS = { chat: "end_chat", phone: "end_conversation", form: "finish_form" };
@@ -27,9 +29,11 @@ export function renderHead() {
   const { current } = state;
   const s = current && current.summary;
   if (!s) return;
-  ui.title.textContent = `${s.service_name} · ${T[`channel_${s.channel}`] || s.channel}`;
-  const meta = [badge(T[`state_${s.state}`] || s.state, s.state)];
+  ui.title.replaceChildren(visitorLabel(s, "conv__visitor"));
+  const meta = [element("span", "conv__where", `${s.service_name} · ${T[`channel_${s.channel}`] || s.channel}`)];
+  meta.push(badge(T[`state_${s.state}`] || s.state, s.state));
   meta.push(element("span", "", s.assignee ? format(T.with, { name: s.assignee.name }) : T.unassigned));
+  if (s.state === "active" && s.visitor_waiting_since) meta.push(waitingBadge(s.visitor_waiting_since));
   if (s.channel === "chat" && !s.visitor_present && s.state !== "closed") meta.push(badge(T.visitor_gone, "gone"));
   if (s.earlier_conversations) {
     meta.push(
@@ -79,12 +83,18 @@ export function renderHead() {
 
 const T_HINT = ui.hint.textContent;
 
+/** "waiting 1:23" in the header, kept current by the list's one-second clock. */
+function waitingBadge(iso) {
+  const el = badge("", "waiting");
+  el.append(T.visitor_waits, " ", timer(iso));
+  return el;
+}
+
 /** Open a conversation; `watch`: as a supervisor silently watching it (see monitor.js). */
 export function openConversation(id, { watch = false } = {}) {
   showConversation();
   if (state.current && state.current.id === id && state.current.watching === watch) return;
   if (state.current) {
-    if (!state.current.watching) drafts.set(state.current.id, ui.body.value);
     keepWrapDraft();
     stopTyping();
     const left = state.current.watching ? "unwatch" : "close_view";
@@ -124,7 +134,7 @@ export function openConversation(id, { watch = false } = {}) {
   ui.summary.value = "";
   renderReferrals();
   resetReferralForm();
-  ui.body.value = drafts.get(id) || "";
+  ui.body.value = draftOf(id);
   hideTyping();
   renderHead();
   const box = outboxes.get(id);
@@ -186,5 +196,6 @@ ui.claim.addEventListener("click", () => {
 ui.end.addEventListener("click", () => {
   const { summary } = state.current;
   const question = summary && summary.channel !== "chat" ? T.confirm_end_phone : T.confirm_end;
-  if (window.confirm(question)) act("end", { conversation_id: state.current.id });
+  // The button goes away with the chat: focus moves on to the wrap-up form.
+  if (window.confirm(question)) act("end", { conversation_id: state.current.id }, focusWrapUp);
 });

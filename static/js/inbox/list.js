@@ -1,5 +1,6 @@
 // The list of conversations: what the filters ask for, in order, kept current live.
 import { clock, element, format } from "../common.js";
+import { noticeMessages } from "./alerts.js";
 import { refused, socket } from "./connection.js";
 import { openConversation, renderHead } from "./conversation.js";
 import { markRead } from "./messages.js";
@@ -14,7 +15,27 @@ const { rows, rowEls } = state;
 function timeText(row) {
   if (row.state === "queued") return format(T.waiting_for, { time: stopwatch(since(row.waiting_since || row.created_at)) });
   if (row.state === "closed") return clock(row.closed_at, lang);
+  if (row.visitor_waiting_since) return format(T.waiting_for, { time: stopwatch(since(row.visitor_waiting_since)) });
   return format(T.since, { time: ago(since(row.last_message_at || row.created_at)) });
+}
+
+/** The visitor's letter in their colour, and their label ("Visitor 3 · 16–17"). */
+export function visitorLabel(row, className) {
+  const label = element("span", `visitor ${className}`);
+  const visitor = row.visitor || { name: T.visitor, letter: "?", colour: "" };
+  const letter = element("span", "visitor__letter", visitor.letter);
+  letter.setAttribute("aria-hidden", "true");
+  if (visitor.colour) letter.style.backgroundColor = visitor.colour;
+  label.append(letter, element("span", "visitor__name", visitor.name));
+  return label;
+}
+
+/** The last message, for the rows that carry one (only the assignee's). */
+function previewLine(row) {
+  if (!row.preview) return null;
+  const mineLast = row.preview.sender !== "visitor";
+  const text = mineLast ? format(T.you_wrote, { text: row.preview.text }) : row.preview.text;
+  return element("span", `row__preview${mineLast ? " row__preview--mine" : ""}`, text);
 }
 
 function channelLabel(row) {
@@ -62,11 +83,14 @@ function compare(a, b) {
   if (filters.state) {
     return (b.created_at || "").localeCompare(a.created_at || "") || b.id - a.id;
   }
+  // As the server lists them: waiting first, oldest first; then the latest activity first.
   const queued = (a.state !== "queued") - (b.state !== "queued");
   if (queued) return queued;
-  const aw = a.waiting_since || "\uffff";
-  const bw = b.waiting_since || "\uffff";
-  return aw.localeCompare(bw) || b.id - a.id;
+  if (a.state === "queued") {
+    return (a.waiting_since || "").localeCompare(b.waiting_since || "") || a.id - b.id;
+  }
+  const latest = (row) => row.last_message_at || row.created_at || "";
+  return latest(b).localeCompare(latest(a)) || b.id - a.id;
 }
 
 export function badge(text, modifier) {
@@ -77,19 +101,22 @@ function fillRow(li, row) {
   const { current } = state;
   const button = li.firstElementChild;
   const ringingClass = ringing(row) ? " row--ringing" : "";
-  button.className = `row row--${row.state}${ringingClass}${current && current.id === row.id ? " row--current" : ""}`;
+  const unreadClass = row.unread ? " row--unread" : "";
+  button.className = `row row--${row.state}${ringingClass}${unreadClass}${current && current.id === row.id ? " row--current" : ""}`;
   if (current && current.id === row.id) button.setAttribute("aria-current", "true");
   else button.removeAttribute("aria-current");
+  button.dataset.id = String(row.id);
   const top = element("span", "row__top");
-  top.append(element("span", "row__service", row.service_name), badge(T[`state_${row.state}`] || row.state, row.state));
+  top.append(visitorLabel(row, "row__visitor"), badge(T[`state_${row.state}`] || row.state, row.state));
   if (row.phone) top.append(stageBadge(row));
   if (row.unread) top.append(badge(format(T.unread, { count: row.unread }), "unread"));
   const middle = element("span", "row__middle");
-  middle.append(channelLabel(row));
+  middle.append(element("span", "row__service", row.service_name), channelLabel(row));
   if (row.phone) middle.append(element("span", "row__caller", callerText(row.phone)));
   // A ringing call's badge already counts the waiting time.
   if (!ringing(row)) {
-    const time = element("span", "row__time", timeText(row));
+    const waiting = row.state === "active" && row.visitor_waiting_since;
+    const time = element("span", `row__time${waiting ? " row__time--waiting" : ""}`, timeText(row));
     time.dataset.id = String(row.id);
     middle.append(time);
   }
@@ -104,6 +131,8 @@ function fillRow(li, row) {
     flags.append(badge(text, "earlier"));
   }
   button.replaceChildren(top, middle);
+  const preview = previewLine(row);
+  if (preview) button.append(preview);
   if (flags.childElementCount) button.append(flags);
   if (row.categories && row.categories.length) button.append(categoryTags(row.categories, "row__tags"));
   offerWatch(li, row);
@@ -190,14 +219,27 @@ function place(row) {
   else rows.delete(row.id);
 }
 
-export function upsert(row) {
+/**
+ * A row sent to everyone carries no preview: keep the one this person was sent before, as long
+ * as the conversation stays with the same person.
+ */
+function keepPreview(before, row) {
+  if ("preview" in row || !before || !("preview" in before)) return row;
+  const was = before.assignee && before.assignee.id;
+  const is = row.assignee && row.assignee.id;
+  return was && was === is ? { ...row, preview: before.preview } : row;
+}
+
+export function upsert(update) {
   const { current } = state;
-  if (!row || !row.id) return;
-  const before = rows.get(row.id) || (current && current.id === row.id ? current.summary : null);
+  if (!update || !update.id) return;
+  const before = rows.get(update.id) || (current && current.id === update.id ? current.summary : null);
+  const row = keepPreview(before, update);
   if (liveDuringList) liveDuringList.push(row);
   place(row);
   renderList();
   if (row.phone) noticeCall(before, row);
+  noticeMessages(before, row);
   if (current && current.id === row.id) {
     current.summary = row;
     renderHead();

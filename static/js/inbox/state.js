@@ -23,6 +23,9 @@ export const ui = {
   takeCalls: $("take-calls"),
   takeCallsHint: $("take-calls-hint"),
   ringStatus: $("ring-status"),
+  announcer: $("announcer"),
+  shortcuts: $("shortcuts"),
+  shortcutsOpen: $("shortcuts-open"),
   filters: $("filters"),
   list: $("list"),
   listEmpty: $("list-empty"),
@@ -95,7 +98,6 @@ export const state = {
   rows: new Map(), // conversation id -> summary row shown in the list
   rowEls: new Map(), // conversation id -> <li>
   outboxes: new Map(), // conversation id -> Outbox of that conversation's unsent messages
-  drafts: new Map(), // conversation id -> unsent text in the composer
   wrapDrafts: new Map(), // conversation id -> {summary, checked} of an unfinished wrap-up
   filters: null, // what the filter form asks for, read by the list
   current: null, // the opened conversation

@@ -20,9 +20,30 @@ export function renderWrapUp(s) {
   ui.wrapUp.hidden = !mode;
   ui.closedInfo.hidden = s.state !== "closed" || Boolean(mode);
   if (!ui.closedInfo.hidden) renderClosedInfo(s);
+  ui.conv.classList.toggle("conv--wrap-up", Boolean(mode));
   if (mode && mode !== c.wrapMode) startWrapUp(s, mode);
   else if (mode && !c.categoryTree && !c.categoriesAsked) loadCategories(c, s.service);
+  // The chat ended while focus was on something now gone (e.g. the End button): not on <body>.
+  if (mode === "close" && c.wrapMode !== "close" && focusLost()) focusWrapUp();
   c.wrapMode = mode;
+}
+
+function focusLost() {
+  const el = document.activeElement;
+  return !el || el === document.body || el.getClientRects().length === 0;
+}
+
+/** Move focus into the wrap-up form: its first category once they are there, its heading until then. */
+export function focusWrapUp() {
+  const c = state.current;
+  if (!c || ui.wrapUp.hidden) return;
+  const first = ui.categoryChoices.querySelector("input");
+  if (first) {
+    first.focus();
+    return;
+  }
+  c.focusChoices = true;
+  ui.wrapUpHeading.focus();
 }
 
 function startWrapUp(s, mode) {
@@ -84,7 +105,8 @@ function buildChoices(c) {
   if (c.focusChoices) {
     c.focusChoices = false;
     const first = ui.categoryChoices.querySelector("input");
-    if (first) first.focus();
+    // Only if the counsellor has not moved on meanwhile.
+    if (first && (focusLost() || document.activeElement === ui.wrapUpHeading)) first.focus();
   }
 }
 
