@@ -7,7 +7,7 @@ export FLASK_APP := wsgi
 # dev extras'. Made from pyproject.toml by `make lock`.
 LOCK := requirements/dev.txt
 
-.PHONY: install lock audit browser run test test-fast lint format bench clean
+.PHONY: install lock audit browser run test test-fast lint format bench screenshots clean
 
 # The packages come from the lock only; the project itself is installed on top, in place.
 # `pip check` fails when pyproject.toml asks for something the lock lacks: run `make lock`.
@@ -70,6 +70,10 @@ format: install
 
 bench: install
 	$(BIN)/python bench/chat_roundtrip.py
+
+# The README's pictures of the staff side: docs/screenshots/*.png, from a demo server in Chromium.
+screenshots: install browser
+	$(BIN)/python docs/screenshots.py
 
 clean:
 	rm -rf $(VENV) instance/*.db .pytest_cache
