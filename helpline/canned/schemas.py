@@ -1,9 +1,9 @@
 """Validation of the canned-response forms."""
 
-from flask import current_app
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+from marshmallow import EXCLUDE, Schema, fields, validate
 
 from helpline.canned.models import LANGUAGES
+from helpline.inbox.schemas import MessageBody
 from helpline.text import Text
 
 SHORTCUT = validate.Regexp(
@@ -12,21 +12,12 @@ SHORTCUT = validate.Regexp(
 )
 
 
-class ResponseText(Text):
+class ResponseText(MessageBody):
     """The text of a response: surrounding blanks removed, never empty, no longer than a
     message may be."""
 
-    def __init__(self, **kwargs):
-        super().__init__(multiline=True, **kwargs)
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        text = super()._deserialize(value, attr, data, **kwargs).strip()
-        limit = current_app.config["CHAT_MAX_LENGTH"]
-        if not text:
-            raise ValidationError("Write the text of the response.")
-        if len(text) > limit:
-            raise ValidationError(f"The text is longer than a message may be ({limit} characters).")
-        return text
+    empty = "Write the text of the response."
+    too_long = "The text is longer than a message may be ({limit} characters)."
 
 
 class Trimmed(Text):

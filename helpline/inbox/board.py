@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from helpline.auth.models import StaffUser
 from helpline.extensions import db, socketio
-from helpline.inbox import broadcast
+from helpline.inbox import broadcast, summaries
 from helpline.inbox.errors import InvalidState
 from helpline.inbox.models import (
     CHANNELS,
@@ -109,13 +109,7 @@ def _staff_online() -> list[dict]:
     people = db.session.scalars(
         select(StaffUser).where(StaffUser.id.in_(online)).order_by(StaffUser.display_name)
     ).all()
-    load = dict(
-        db.session.execute(
-            select(Conversation.assignee_id, func.count())
-            .where(Conversation.state == "active")
-            .group_by(Conversation.assignee_id)
-        ).all()
-    )
+    load = summaries.chats_per_counsellor()
     periods = dict(
         db.session.execute(
             select(StaffStatusPeriod.user_id, StaffStatusPeriod.status).where(

@@ -16,6 +16,9 @@ CLIENT_MSG_ID = validate.Regexp(
 class MessageBody(Text):
     """Message text: surrounding blanks removed, never empty, at most CHAT_MAX_LENGTH."""
 
+    empty = "The message is empty."
+    too_long = "The message is longer than {limit} characters."
+
     def __init__(self, **kwargs):
         super().__init__(multiline=True, **kwargs)
 
@@ -23,9 +26,9 @@ class MessageBody(Text):
         text = super()._deserialize(value, attr, data, **kwargs).strip()
         limit = current_app.config["CHAT_MAX_LENGTH"]
         if not text:
-            raise ValidationError("The message is empty.")
+            raise ValidationError(self.empty)
         if len(text) > limit:
-            raise ValidationError(f"The message is longer than {limit} characters.")
+            raise ValidationError(self.too_long.format(limit=limit))
         return text
 
 

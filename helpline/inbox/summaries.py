@@ -183,13 +183,7 @@ def colleagues(user: StaffUser, conversation_id: int | None = None) -> list[dict
     offline."""
     require(user, "list_conversations")
     target = find.by_id(conversation_id) if conversation_id is not None else None
-    load = dict(
-        db.session.execute(
-            select(Conversation.assignee_id, func.count())
-            .where(Conversation.state == "active")
-            .group_by(Conversation.assignee_id)
-        ).all()
-    )
+    load = chats_per_counsellor()
     staff = db.session.scalars(
         select(StaffUser).where(StaffUser.active.is_(True)).order_by(StaffUser.display_name)
     )
@@ -320,3 +314,14 @@ def estimate_minutes(typical_seconds: float | None, position: int | None) -> int
     if typical_seconds is None or position is None:
         return None
     return max(1, round(typical_seconds * position / 60))
+
+
+def chats_per_counsellor() -> dict[int, int]:
+    """How many active chats each member of staff has, by their id."""
+    return dict(
+        db.session.execute(
+            select(Conversation.assignee_id, func.count())
+            .where(Conversation.state == "active")
+            .group_by(Conversation.assignee_id)
+        ).all()
+    )
